@@ -1,0 +1,167 @@
+"""Every driftloop setting, read from the environment with embedded defaults that need no servers.
+
+This is the only module that reads ``DRIFTLOOP_*`` variables; each one is documented in ``.env.example``.
+Defaults put all state under ``<repo>/data`` (local landing, raw, quarantine, validated, offline features,
+predictions, reports), the Feast file offline store with a SQLite online store and a file registry, and MLflow
+tracking on SQLite. Importing this module is cheap: it imports nothing beyond the standard library, so DAG files can
+read settings at parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TASK_TYPES = ("classification", "regression")
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value if value else default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name}={raw!r} is not an integer") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name}={raw!r} is not a number") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name, "true" if default else "false").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"setting {name}={raw!r} is not a boolean (true/false)")
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """Thresholds of the batch-level checks that compare a batch with recently accepted ones."""
+
+    history_batches: int = 7
+    min_history_batches: int = 3
+    row_count_min_ratio: float = 0.5
+    row_count_max_ratio: float = 2.0
+    null_rate_tolerance: float = 0.10
+    sample_rows: int = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved driftloop configuration; build it with :func:`get_settings`."""
+
+    data_root: Path
+    landing_uri: str
+    aws_conn_id: str
+    landing_poke_interval_s: float
+    landing_timeout_s: float
+    feature_repo: Path
+    feast_project: str
+    feast_registry: str
+    feast_online_path: Path
+    materialize_overlap_days: int
+    feature_window_days: int
+    task_type: str
+    label_horizon_days: int
+    mlflow_tracking_uri: str
+    catchup: bool
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+
+    # Zones of the data lake, all below data_root.
+    @property
+    def raw_dir(self) -> Path:
+        """Batches copied from landing, as delivered, one ``dt=YYYY-MM-DD`` folder per day."""
+        return self.data_root / "raw"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Rejected batches with their ``report.json``, one ``dt=YYYY-MM-DD`` folder per day."""
+        return self.data_root / "quarantine"
+
+    @property
+    def validated_dir(self) -> Path:
+        """Accepted, typed batches: ``<table>/dt=YYYY-MM-DD/part.parquet`` plus per-batch stats."""
+        return self.data_root / "validated"
+
+    @property
+    def offline_store_dir(self) -> Path:
+        """Feast offline source: daily feature partitions ``dt=YYYY-MM-DD.parquet``."""
+        return self.data_root / "offline" / "customer_daily_features"
+
+    @property
+    def predictions_dir(self) -> Path:
+        """Scored partitions, one per day."""
+        return self.data_root / "predictions"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Drift and quality reports."""
+        return self.data_root / "reports"
+
+    @property
+    def landing_is_s3(self) -> bool:
+        """Whether landing is an S3 bucket (read through the Airflow amazon provider) rather than a folder."""
+        return self.landing_uri.startswith("s3://")
+
+    def feast_env(self) -> dict[str, str]:
+        """Variables that ``feature_repo/feature_store.yaml`` and its definitions expand."""
+        return {
+            "DRIFTLOOP_FEAST_PROJECT": self.feast_project,
+            "DRIFTLOOP_FEAST_REGISTRY": self.feast_registry,
+            "DRIFTLOOP_FEAST_ONLINE_PATH": str(self.feast_online_path),
+            "DRIFTLOOP_OFFLINE_STORE_DIR": str(self.offline_store_dir),
+        }
+
+
+def load_settings() -> Settings:
+    """Read every setting from the environment now (no caching); raises ValueError naming a bad variable."""
+    data_root = Path(_env("DRIFTLOOP_DATA_ROOT", str(REPO_ROOT / "data"))).expanduser().resolve()
+    task_type = _env("DRIFTLOOP_TASK_TYPE", "classification")
+    if task_type not in TASK_TYPES:
+        raise ValueError(f"setting DRIFTLOOP_TASK_TYPE={task_type!r} must be one of {', '.join(TASK_TYPES)}")
+    feast_dir = data_root / "feast"
+    return Settings(
+        data_root=data_root,
+        landing_uri=_env("DRIFTLOOP_LANDING_URI", str(data_root / "landing")).rstrip("/"),
+        aws_conn_id=_env("DRIFTLOOP_AWS_CONN_ID", "aws_default"),
+        landing_poke_interval_s=_env_float("DRIFTLOOP_LANDING_POKE_INTERVAL_S", 30.0),
+        landing_timeout_s=_env_float("DRIFTLOOP_LANDING_TIMEOUT_S", 6 * 3600.0),
+        feature_repo=Path(_env("DRIFTLOOP_FEATURE_REPO", str(REPO_ROOT / "feature_repo"))).resolve(),
+        feast_project=_env("DRIFTLOOP_FEAST_PROJECT", "driftloop"),
+        feast_registry=_env("DRIFTLOOP_FEAST_REGISTRY", str(feast_dir / "registry.db")),
+        feast_online_path=Path(_env("DRIFTLOOP_FEAST_ONLINE_PATH", str(feast_dir / "online.db"))),
+        materialize_overlap_days=_env_int("DRIFTLOOP_MATERIALIZE_OVERLAP_DAYS", 1),
+        feature_window_days=_env_int("DRIFTLOOP_FEATURE_WINDOW_DAYS", 30),
+        task_type=task_type,
+        label_horizon_days=_env_int("DRIFTLOOP_LABEL_HORIZON_DAYS", 30),
+        mlflow_tracking_uri=_env("DRIFTLOOP_MLFLOW_TRACKING_URI", f"sqlite:///{data_root / 'mlflow.db'}"),
+        catchup=_env_bool("DRIFTLOOP_CATCHUP", False),
+        validation=ValidationSettings(
+            history_batches=_env_int("DRIFTLOOP_VALIDATION_HISTORY_BATCHES", 7),
+            min_history_batches=_env_int("DRIFTLOOP_VALIDATION_MIN_HISTORY_BATCHES", 3),
+            row_count_min_ratio=_env_float("DRIFTLOOP_VALIDATION_ROW_COUNT_MIN_RATIO", 0.5),
+            row_count_max_ratio=_env_float("DRIFTLOOP_VALIDATION_ROW_COUNT_MAX_RATIO", 2.0),
+            null_rate_tolerance=_env_float("DRIFTLOOP_VALIDATION_NULL_RATE_TOLERANCE", 0.10),
+            sample_rows=_env_int("DRIFTLOOP_VALIDATION_SAMPLE_ROWS", 5),
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests call ``get_settings.cache_clear()`` after changing env."""
+    return load_settings()
