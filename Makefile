@@ -1,0 +1,40 @@
+# driftloop: `make demo` runs the loop on embedded defaults, `make test` runs the tests, `make down` stops the demo.
+SHELL := /bin/bash
+PYTHON_VERSION ?= 3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: venv test demo up down lock lint clean
+
+venv: $(STAMP)
+
+# Create .venv with uv (installed with pip when missing) and install the locked requirements plus the package.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
+	@[ -x $(VENV)/bin/python ] || uv venv -q --python $(PYTHON_VERSION) $(VENV)
+	uv pip install -q --python $(VENV)/bin/python -r requirements.lock
+	uv pip install -q --python $(VENV)/bin/python --no-deps -e .
+	@touch $(STAMP)
+
+test: venv
+	$(VENV)/bin/pytest
+
+up: venv
+	scripts/airflow-up.sh
+
+demo: venv
+	scripts/demo.sh
+
+down:
+	scripts/airflow-down.sh
+
+# Regenerate the lock from the pinned direct requirements.
+lock:
+	uv pip compile requirements.txt --python-version $(PYTHON_VERSION) --no-header --annotation-style line -o requirements.lock
+
+lint: venv
+	$(VENV)/bin/ruff check include plugins dags tests
+
+clean: down
+	rm -rf data airflow_home

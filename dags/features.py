@@ -1,0 +1,96 @@
+"""
+### Daily customer features into Feast
+
+Runs whenever `ingest` accepts a batch (the `validated_batches` asset); several accepted days queued together are
+processed in one run. It can also be triggered by hand with a list of `days` to recompute.
+
+1. **days_to_process** reads the accepted days from the triggering asset events (or the `days` param).
+2. **build_features** computes, for every customer active on each day, rolling 7/30-day activity, tenure, plan,
+   charges, payment failures and support contacts, using only data up to that day, and writes
+   `offline/customer_daily_features/dt=YYYY-MM-DD.parquet` (the Feast offline source), replacing it on reruns.
+3. **apply_feature_repo** runs the equivalent of `feast apply` on `feature_repo/` (entities, source, feature view
+   and the versioned FeatureService the model uses). Idempotent.
+4. **materialize** loads those days, plus `DRIFTLOOP_MATERIALIZE_OVERLAP_DAYS` earlier for late data, into the
+   online store and updates the `customer_features` asset.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+from driftloop.settings import get_settings
+from driftloop_airflow.assets import CUSTOMER_FEATURES, VALIDATED_BATCHES
+from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+
+settings = get_settings()
+
+
+@dag(
+    schedule=[VALIDATED_BATCHES],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["driftloop", "features"],
+    doc_md=__doc__,
+    description="Compute daily customer features, feast apply, and materialize them online.",
+    params={
+        "days": Param(
+            [],
+            type="array",
+            items={"type": "string", "format": "date"},
+            title="Days to (re)compute",
+            description="YYYY-MM-DD days to rebuild by hand. Empty: the days accepted by the triggering ingest runs.",
+        ),
+    },
+)
+def features():
+    @task
+    def days_to_process(*, params=None, triggering_asset_events=None) -> list[str]:
+        """The days to build: the `days` param, else every day named by the triggering asset events."""
+        days = set(params.get("days") or [])
+        if not days and triggering_asset_events:
+            for event in triggering_asset_events[VALIDATED_BATCHES]:
+                if event.extra.get("day"):
+                    days.add(event.extra["day"])
+        if not days:
+            raise ValueError("no days to process: trigger with the `days` param or let ingest accept a batch")
+        return sorted(days)
+
+    @task
+    def build_features(days: list[str]) -> list[dict]:
+        """Write each day's feature partition to the offline store; returns the partitions written."""
+        from driftloop.dates import parse_day
+        from driftloop.features import build_features_for_day
+
+        written = []
+        for day in days:
+            partition = build_features_for_day(parse_day(day), settings)
+            print(f"features for {day}: {partition.rows} customers -> {partition.path}")
+            written.append({"day": day, "path": str(partition.path), "rows": partition.rows})
+        return written
+
+    @task
+    def apply_feature_repo() -> list[str]:
+        """Register the feature repo's definitions (the equivalent of `feast apply`)."""
+        from driftloop.feature_store import apply_feature_repo as apply_repo
+
+        return apply_repo(settings)
+
+    @task(outlets=[CUSTOMER_FEATURES])
+    def materialize(days: list[str], *, outlet_events=None) -> dict:
+        """Load the days (and the overlap before them) into the online store."""
+        from driftloop.dates import parse_day
+        from driftloop.feature_store import materialize_days
+
+        result = materialize_days([parse_day(day) for day in days], settings)
+        outlet_events[CUSTOMER_FEATURES].extra = {"days": days}
+        print(f"materialized {result}")
+        return {"days": days}
+
+    days = days_to_process()
+    built = build_features(days)
+    applied = apply_feature_repo()
+    [built, applied] >> materialize(days)
+
+
+features()

@@ -1,0 +1,97 @@
+"""
+### Ingest and validate the daily batch
+
+Each run handles **one day** of upstream drops: customer activity events, profile snapshots and matured churn
+labels, delivered to the landing area (a local folder, or an S3 bucket through the `aws` connection named by
+`DRIFTLOOP_AWS_CONN_ID`).
+
+1. **wait_for_batch** defers until the day's `_SUCCESS` marker appears in landing (no worker slot held; fails after
+   `DRIFTLOOP_LANDING_TIMEOUT_S`).
+2. **copy_to_raw** copies the batch, as delivered, into `raw/dt=YYYY-MM-DD/`, replacing that partition.
+3. **validate** checks every table against its data contract (columns, types, nulls, ranges, categories, keys, the
+   day of each timestamp) and against recently accepted batches (row count, null rates). An accepted batch is written
+   typed to `validated/` and updates the `validated_batches` asset, which starts the `features` DAG. A rejected batch
+   is moved to `quarantine/dt=YYYY-MM-DD/` with a `report.json`; the task fails **without retries**, names the files
+   and checks in its log, and nothing downstream runs for that day.
+
+The day processed is the start of the run's data interval, or the `day` param when given. Reruns rewrite the same
+partitions. Backfill with `airflow backfill create --dag-id ingest --from-date ... --to-date ...`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from driftloop.settings import get_settings
+from driftloop_airflow.assets import RAW_BATCHES, VALIDATED_BATCHES
+from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+from driftloop_airflow.landing import LandingBatchSensor
+
+settings = get_settings()
+BATCH_DAY = "{{ params.day or data_interval_start.strftime('%Y-%m-%d') }}"
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=START_DATE,
+    catchup=settings.catchup,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["driftloop", "data"],
+    doc_md=__doc__,
+    description="Wait for the day's batch, copy it to raw, validate it or quarantine it.",
+    params={
+        "day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Batch day",
+            description="Day to ingest (YYYY-MM-DD). Empty: the start of the run's data interval.",
+        ),
+    },
+)
+def ingest():
+    wait_for_batch = LandingBatchSensor(
+        task_id="wait_for_batch",
+        day=BATCH_DAY,
+        settings=settings,
+        poke_interval=settings.landing_poke_interval_s,
+        timeout=settings.landing_timeout_s,
+        retries=0,
+    )
+
+    @task(outlets=[RAW_BATCHES])
+    def copy_to_raw(day: str) -> dict:
+        """Copy the landed batch into its raw partition and return the files copied with their hashes."""
+        import tempfile
+        from pathlib import Path
+
+        from driftloop.dates import parse_day
+        from driftloop.ingest import copy_batch_to_raw
+        from driftloop_airflow.landing import fetch_batch
+
+        batch_day = parse_day(day)
+        with tempfile.TemporaryDirectory() as workdir:
+            source = fetch_batch(settings, batch_day, Path(workdir))
+            raw = copy_batch_to_raw(batch_day, source, settings)
+        return {"day": day, "path": str(raw.path), "files": raw.files}
+
+    @task(outlets=[VALIDATED_BATCHES], retries=0)
+    def validate(day: str, *, outlet_events=None) -> dict:
+        """Validate the raw batch; accept it into `validated/` or quarantine it and fail."""
+        from airflow.sdk.exceptions import AirflowFailException
+        from driftloop.dates import parse_day
+        from driftloop.validation import BatchRejected, validate_batch
+
+        try:
+            accepted = validate_batch(parse_day(day), settings)
+        except BatchRejected as rejected:
+            raise AirflowFailException(str(rejected)) from rejected
+        outlet_events[VALIDATED_BATCHES].extra = {"day": day, "row_counts": accepted.row_counts}
+        return {"day": day, "row_counts": accepted.row_counts}
+
+    wait_for_batch >> copy_to_raw(BATCH_DAY) >> validate(BATCH_DAY)
+
+
+ingest()

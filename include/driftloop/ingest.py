@@ -1,0 +1,75 @@
+"""Ingest: copy a day's landed batch, as delivered, into the raw zone partition of that day.
+
+Landing may be a local folder or an S3 bucket; fetching from S3 is the Airflow layer's job (through the amazon
+provider's hook), which hands this module a local folder. Copying replaces the day's raw partition whole, so
+rerunning an interval rewrites the same files and never duplicates them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from driftloop import lake
+from driftloop.settings import Settings, get_settings
+from driftloop.tables import BATCH_MARKER, TABLES
+
+log = logging.getLogger(__name__)
+
+
+class BatchNotLanded(FileNotFoundError):
+    """The day's batch folder or its completion marker is missing from landing."""
+
+
+@dataclass(frozen=True)
+class RawBatch:
+    """A batch copied into the raw zone: its folder and, per file, its size in bytes and SHA-256."""
+
+    day: date
+    path: Path
+    files: dict[str, dict[str, int | str]]
+
+
+def landing_batch_dir(day: date, settings: Settings | None = None) -> Path:
+    """The local landing folder of ``day``'s batch (only for a local landing URI)."""
+    settings = settings or get_settings()
+    if settings.landing_is_s3:
+        raise ValueError(f"landing is {settings.landing_uri}; fetch the batch through the S3 hook first")
+    return lake.partition_dir(Path(settings.landing_uri), day)
+
+
+def batch_file_names() -> list[str]:
+    """The files a complete batch holds, marker excluded."""
+    return [spec.file_name for spec in TABLES.values()]
+
+
+def copy_batch_to_raw(day: date, source_dir: Path, settings: Settings | None = None) -> RawBatch:
+    """Copy the table files of ``source_dir`` (a landed batch) into ``raw/dt=DAY``, replacing what was there.
+
+    The batch must carry its ``_SUCCESS`` marker. Table files missing from the batch are not invented here: the
+    validation stage rejects the batch and names them. Files that are not tables of the contract are ignored.
+    """
+    settings = settings or get_settings()
+    source_dir = Path(source_dir)
+    if not (source_dir / BATCH_MARKER).exists():
+        raise BatchNotLanded(f"batch for {day} is not complete: {source_dir / BATCH_MARKER} does not exist")
+    copied: dict[str, dict[str, int | str]] = {}
+    target = lake.partition_dir(settings.raw_dir, day)
+    with lake.replace_dir(target) as scratch:
+        for name in batch_file_names():
+            source = source_dir / name
+            if not source.exists():
+                log.warning("batch %s has no %s; validation will reject it", day, source)
+                continue
+            shutil.copyfile(source, scratch / name)
+            data = (scratch / name).read_bytes()
+            copied[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    ignored = sorted(p.name for p in source_dir.iterdir() if p.name not in copied and p.name != BATCH_MARKER)
+    if ignored:
+        log.info("ignored files outside the contract in %s: %s", source_dir, ", ".join(ignored))
+    log.info("copied batch %s into %s: %s", day, target, ", ".join(f"{k} ({v['bytes']} B)" for k, v in copied.items()))
+    return RawBatch(day=day, path=target, files=copied)

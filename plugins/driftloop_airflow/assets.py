@@ -1,0 +1,26 @@
+"""Every Asset driftloop's DAGs produce or consume, named by layer (raw -> validated -> features -> model -> ...).
+
+URIs point at the configured storage, so lineage in the UI shows where the data lives.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+from driftloop.settings import get_settings
+
+_settings = get_settings()
+
+
+def _uri(path) -> str:
+    text = str(path)
+    return text if "://" in text else f"file://{text}"
+
+
+RAW_BATCHES = Asset(name="raw_batches", uri=_uri(_settings.raw_dir))
+"""Daily batches copied from landing, as delivered."""
+
+VALIDATED_BATCHES = Asset(name="validated_batches", uri=_uri(_settings.validated_dir))
+"""Accepted, typed daily batches. Each event's ``extra`` names the ``day`` it accepted."""
+
+CUSTOMER_FEATURES = Asset(name="customer_features", uri=_uri(_settings.offline_store_dir))
+"""Daily customer features in the Feast offline source, materialized online. ``extra`` lists the ``days``."""

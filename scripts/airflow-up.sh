@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Start Airflow's api-server, scheduler, dag-processor and triggerer in the background (LocalExecutor) and wait
+# until the API reports them healthy. PIDs and logs go to $AIRFLOW_HOME/run; `make down` (scripts/airflow-down.sh)
+# stops them.
+set -euo pipefail
+. "$(dirname "$0")/airflow-env.sh"
+run_dir="$AIRFLOW_HOME/run"
+mkdir -p "$run_dir"
+printf '{"%s": "%s"}\n' "$DRIFTLOOP_AIRFLOW_USER" "$DRIFTLOOP_AIRFLOW_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+airflow db migrate > "$run_dir/db-migrate.log" 2>&1 || { cat "$run_dir/db-migrate.log"; exit 1; }
+for component in api-server scheduler dag-processor triggerer; do
+  pid_file="$run_dir/$component.pid"
+  if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+    echo "airflow $component already running (pid $(cat "$pid_file"))"
+    continue
+  fi
+  setsid nohup airflow "$component" > "$run_dir/$component.log" 2>&1 < /dev/null &
+  echo $! > "$pid_file"
+  echo "started airflow $component (pid $!, log $run_dir/$component.log)"
+done
+url="$AIRFLOW__API__BASE_URL/api/v2/monitor/health"
+for _ in $(seq 1 120); do
+  if health=$(curl -fsS "$url" 2>/dev/null) && python3 - "$health" <<'PY'
+import json, sys
+health = json.loads(sys.argv[1])
+parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+sys.exit(0 if all((health.get(p) or {}).get("status") == "healthy" for p in parts) else 1)
+PY
+  then
+    echo "Airflow is up: UI $AIRFLOW__API__BASE_URL (user $DRIFTLOOP_AIRFLOW_USER, password $DRIFTLOOP_AIRFLOW_PASSWORD)"
+    exit 0
+  fi
+  sleep 2
+done
+echo "Airflow did not become healthy within 240 s; logs are in $run_dir" >&2
+tail -n 20 "$run_dir"/*.log >&2
+exit 1
