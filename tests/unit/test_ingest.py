@@ -1,0 +1,50 @@
+"""Ingest copies a complete landed batch into its raw partition, replacing what a previous run wrote."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from driftloop import lake
+from driftloop.ingest import BatchNotLanded, copy_batch_to_raw
+from driftloop.settings import load_settings
+
+DAY = date(2026, 2, 3)
+
+
+def _land(folder, files, marker=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    if marker:
+        (folder / "_SUCCESS").write_text("")
+    return folder
+
+
+def test_a_complete_batch_is_copied_byte_for_byte(data_root):
+    settings = load_settings()
+    source = _land(data_root / "landing" / "dt=2026-02-03", {"activity_events.csv": "a\n1\n", "churn_labels.csv": "b\n"})
+    raw = copy_batch_to_raw(DAY, source, settings)
+    assert raw.path == lake.partition_dir(settings.raw_dir, DAY)
+    assert (raw.path / "activity_events.csv").read_text() == "a\n1\n"
+    assert sorted(raw.files) == ["activity_events.csv", "churn_labels.csv"]
+    assert raw.files["activity_events.csv"]["bytes"] == 4
+
+
+def test_rerunning_replaces_the_partition_instead_of_adding_to_it(data_root):
+    settings = load_settings()
+    first = _land(data_root / "first", {"activity_events.csv": "old\n", "churn_labels.csv": "old\n"})
+    copy_batch_to_raw(DAY, first, settings)
+    second = _land(data_root / "second", {"activity_events.csv": "new\n"})
+    raw = copy_batch_to_raw(DAY, second, settings)
+    assert sorted(p.name for p in raw.path.iterdir()) == ["activity_events.csv"]
+    assert (raw.path / "activity_events.csv").read_text() == "new\n"
+
+
+def test_a_batch_without_its_marker_is_not_copied(data_root):
+    settings = load_settings()
+    source = _land(data_root / "partial", {"activity_events.csv": "a\n"}, marker=False)
+    with pytest.raises(BatchNotLanded, match="_SUCCESS"):
+        copy_batch_to_raw(DAY, source, settings)
+    assert not lake.partition_dir(settings.raw_dir, DAY).exists()
