@@ -17,6 +17,7 @@ processed in one run. It can also be triggered by hand with a list of `days` to 
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
+
 from driftloop.settings import get_settings
 from driftloop_airflow.assets import CUSTOMER_FEATURES, VALIDATED_BATCHES
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE

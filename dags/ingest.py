@@ -20,9 +20,8 @@ partitions. Backfill with `airflow backfill create --dag-id ingest --from-date .
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
 from driftloop.settings import get_settings
 from driftloop_airflow.assets import RAW_BATCHES, VALIDATED_BATCHES
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
@@ -81,6 +80,7 @@ def ingest():
     def validate(day: str, *, outlet_events=None) -> dict:
         """Validate the raw batch; accept it into `validated/` or quarantine it and fail."""
         from airflow.sdk.exceptions import AirflowFailException
+
         from driftloop.dates import parse_day
         from driftloop.validation import BatchRejected, validate_batch
 

@@ -14,6 +14,7 @@ same files. The CLI does the same: `driftloop simulate --help`.
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
+
 from driftloop.settings import get_settings
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
@@ -44,23 +45,60 @@ CORRUPTIONS = [
     doc_md=__doc__,
     description="Write simulated daily batches into landing (manual runs with params).",
     params={
-        "start": Param("2026-01-01", type="string", format="date", title="First day",
-                       description="First batch day to write (YYYY-MM-DD)."),
-        "days": Param(7, type="integer", minimum=1, maximum=366, title="Days",
-                      description="How many consecutive daily batches to write."),
-        "customers": Param(1000, type="integer", minimum=10, title="Customers",
-                           description="Size of the simulated customer base."),
+        "start": Param(
+            "2026-01-01",
+            type="string",
+            format="date",
+            title="First day",
+            description="First batch day to write (YYYY-MM-DD).",
+        ),
+        "days": Param(
+            7,
+            type="integer",
+            minimum=1,
+            maximum=366,
+            title="Days",
+            description="How many consecutive daily batches to write.",
+        ),
+        "customers": Param(
+            1000, type="integer", minimum=10, title="Customers", description="Size of the simulated customer base."
+        ),
         "seed": Param(7, type="integer", title="Seed", description="Random seed; the same seed gives the same files."),
-        "epoch": Param("2026-01-01", type="string", format="date", title="World start",
-                       description="First day of the simulated world; keep it fixed across runs of one dataset."),
-        "scenario": Param("clean", type="string", enum=SCENARIOS, title="Scenario",
-                          description="What happens from the scenario start day on."),
-        "scenario_start": Param(None, type=["null", "string"], format="date", title="Scenario start",
-                                description="First day the scenario applies. Empty: from the world start."),
-        "scenario_days": Param(None, type=["null", "integer"], minimum=1, title="Scenario length",
-                               description="How many days the scenario lasts. Empty: until the end."),
-        "corruption": Param(None, type=["null", "string"], enum=CORRUPTIONS, title="Corruption kind",
-                            description="For the corrupt scenario: how the batch breaks. Empty: rotate by day."),
+        "epoch": Param(
+            "2026-01-01",
+            type="string",
+            format="date",
+            title="World start",
+            description="First day of the simulated world; keep it fixed across runs of one dataset.",
+        ),
+        "scenario": Param(
+            "clean",
+            type="string",
+            enum=SCENARIOS,
+            title="Scenario",
+            description="What happens from the scenario start day on.",
+        ),
+        "scenario_start": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Scenario start",
+            description="First day the scenario applies. Empty: from the world start.",
+        ),
+        "scenario_days": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            title="Scenario length",
+            description="How many days the scenario lasts. Empty: until the end.",
+        ),
+        "corruption": Param(
+            None,
+            type=["null", "string"],
+            enum=CORRUPTIONS,
+            title="Corruption kind",
+            description="For the corrupt scenario: how the batch breaks. Empty: rotate by day.",
+        ),
     },
 )
 def simulate_source():

@@ -6,7 +6,8 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 TERMINAL_RUN_STATES = ("success", "failed")
@@ -42,7 +43,9 @@ class AirflowClient:
     def token(self) -> str:
         """A JWT from ``POST /auth/token``, fetched once."""
         if self._token is None:
-            answer = self._send("POST", "/auth/token", {"username": self.username, "password": self.password}, auth=False)
+            answer = self._send(
+                "POST", "/auth/token", {"username": self.username, "password": self.password}, auth=False
+            )
             self._token = answer["access_token"]
         return self._token
 

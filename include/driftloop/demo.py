@@ -38,7 +38,9 @@ def quarantine_reasons(settings: Settings, day: date) -> list[str]:
         return []
     report = json.loads(report_path.read_text())
     return [
-        f"{f['file']}: {f['check']}" + (f" on {f['column']}" if f.get("column") else "") + f" ({f['failing_count']} rows)"
+        f"{f['file']}: {f['check']}"
+        + (f" on {f['column']}" if f.get("column") else "")
+        + f" ({f['failing_count']} rows)"
         for f in report["failures"]
     ]
 
@@ -61,7 +63,9 @@ def summarize(settings: Settings, days: list[date], ingest_states: dict[date, st
                 "ingest": ingest_states.get(day, "missing"),
                 "accepted_rows": accepted,
                 "quarantined": quarantine_reasons(settings, day),
-                "feature_rows": len(pd.read_parquet(feature_file, columns=["customer_id"])) if feature_file.exists() else 0,
+                "feature_rows": len(pd.read_parquet(feature_file, columns=["customer_id"]))
+                if feature_file.exists()
+                else 0,
             }
         )
     return rows
@@ -93,8 +97,11 @@ def main() -> int:
     corrupt_index = _env_int("DRIFTLOOP_DEMO_CORRUPT_DAY", 5)
     corruption = os.environ.get("DRIFTLOOP_DEMO_CORRUPTION") or "bad_type"
     base_url = os.environ.get("AIRFLOW__API__BASE_URL", "http://localhost:8080")
-    client = AirflowClient(base_url, os.environ.get("DRIFTLOOP_AIRFLOW_USER", "admin"),
-                           os.environ.get("DRIFTLOOP_AIRFLOW_PASSWORD", "admin"))
+    client = AirflowClient(
+        base_url,
+        os.environ.get("DRIFTLOOP_AIRFLOW_USER", "admin"),
+        os.environ.get("DRIFTLOOP_AIRFLOW_PASSWORD", "admin"),
+    )
     days = demo_days(n_days)
     corrupt_day = days[corrupt_index]
     print(f"demo: {n_days} days {days[0]} .. {days[-1]}, {customers} customers, {corruption} batch on {corrupt_day}")
@@ -139,8 +146,10 @@ def main() -> int:
     last_with_features = max((date.fromisoformat(r["day"]) for r in summary if r["feature_rows"]), default=None)
     if last_with_features:
         ids, equal = online_matches_offline(settings, last_with_features)
-        print(f"\nonline store vs offline features on {last_with_features} for customers {ids}: "
-              f"{'identical' if equal else 'DIFFERENT'}")
+        print(
+            f"\nonline store vs offline features on {last_with_features} for customers {ids}: "
+            f"{'identical' if equal else 'DIFFERENT'}"
+        )
     out = settings.data_root / "demo" / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"days": summary, "airflow_ui": base_url}, indent=2))

@@ -6,6 +6,7 @@ URIs point at the configured storage, so lineage in the UI shows where the data 
 from __future__ import annotations
 
 from airflow.sdk import Asset
+
 from driftloop.settings import get_settings
 
 _settings = get_settings()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
+
 from driftloop import lake
 from driftloop.dates import parse_day
 from driftloop.settings import Settings
@@ -115,7 +116,9 @@ class LandingBatchSensor(BaseSensorOperator):
             from airflow.providers.standard.triggers.file import FileTrigger
 
             trigger = FileTrigger(filepath=location, poke_interval=self.poke_interval)
-        self.log.info("Batch %s not landed yet; deferring until %s appears (timeout %ss)", self.day, location, self.timeout)
+        self.log.info(
+            "Batch %s not landed yet; deferring until %s appears (timeout %ss)", self.day, location, self.timeout
+        )
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
 
     def execute_complete(self, context, event: Any = None) -> None:

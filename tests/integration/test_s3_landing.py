@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dagruns import run_dag
 
+from dagruns import run_dag
 from driftloop import lake
 from driftloop.simulate import SimulationConfig, simulate_to_landing
 

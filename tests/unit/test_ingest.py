@@ -24,7 +24,9 @@ def _land(folder, files, marker=True):
 
 def test_a_complete_batch_is_copied_byte_for_byte(data_root):
     settings = load_settings()
-    source = _land(data_root / "landing" / "dt=2026-02-03", {"activity_events.csv": "a\n1\n", "churn_labels.csv": "b\n"})
+    source = _land(
+        data_root / "landing" / "dt=2026-02-03", {"activity_events.csv": "a\n1\n", "churn_labels.csv": "b\n"}
+    )
     raw = copy_batch_to_raw(DAY, source, settings)
     assert raw.path == lake.partition_dir(settings.raw_dir, DAY)
     assert (raw.path / "activity_events.csv").read_text() == "a\n1\n"
