@@ -15,24 +15,12 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
+from driftloop.scenarios import CORRUPTIONS, SCENARIOS
 from driftloop.settings import get_settings
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
 settings = get_settings()
 
-SCENARIOS = ["clean", "covariate_drift", "concept_drift", "corrupt"]
-CORRUPTIONS = [
-    None,
-    "missing_column",
-    "bad_type",
-    "null_key",
-    "out_of_range",
-    "unknown_category",
-    "duplicate_key",
-    "wrong_day",
-    "truncated",
-    "null_spike",
-]
 
 
 @dag(
@@ -74,7 +62,7 @@ CORRUPTIONS = [
         "scenario": Param(
             "clean",
             type="string",
-            enum=SCENARIOS,
+            enum=list(SCENARIOS),
             title="Scenario",
             description="What happens from the scenario start day on.",
         ),
@@ -95,7 +83,7 @@ CORRUPTIONS = [
         "corruption": Param(
             None,
             type=["null", "string"],
-            enum=CORRUPTIONS,
+            enum=[None, *CORRUPTIONS],
             title="Corruption kind",
             description="For the corrupt scenario: how the batch breaks. Empty: rotate by day.",
         ),
