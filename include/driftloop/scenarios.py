@@ -1,7 +1,8 @@
 """Names of the simulator's scenarios and corruption kinds (light enough for DAG files to import at parse time)."""
 
 SCENARIOS = ("clean", "covariate_drift", "concept_drift", "corrupt")
-"""clean; covariate_drift: a price rise that cuts usage; concept_drift: churn driven differently; corrupt: broken files."""
+"""clean; covariate_drift: a price rise that cuts usage; concept_drift: churn driven differently;
+corrupt: files that break the contract."""
 
 CORRUPTIONS = (
     "missing_column",

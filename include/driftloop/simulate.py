@@ -217,9 +217,12 @@ def _activity(world: _World, today: _Day, rng: np.random.Generator) -> pd.DataFr
     frame = pd.DataFrame(
         {
             "customer_id": ids[customer],
-            "event_time": np.char.add(_timestamps(today.day, np.concatenate(
-                [today.session_second, rng.integers(0, 86400, size=len(other_customer))]
-            )).astype(str), "Z"),
+            "event_time": np.char.add(
+                _timestamps(
+                    today.day, np.concatenate([today.session_second, rng.integers(0, 86400, size=len(other_customer))])
+                ).astype(str),
+                "Z",
+            ),
             "event_type": ["session"] * n_sessions + other_type,
             "device": np.concatenate([device, np.full(len(other_customer), None, dtype=object)]),
             "genre": np.concatenate([genre, np.full(len(other_customer), None, dtype=object)]),
@@ -228,7 +231,7 @@ def _activity(world: _World, today: _Day, rng: np.random.Generator) -> pd.DataFr
     )
     frame = frame.sort_values(["customer_id", "event_time", "event_type"], kind="stable").reset_index(drop=True)
     sequence = frame.groupby("customer_id").cumcount()
-    frame.insert(0, "event_id", [f"{today.day:%Y%m%d}-{c}-{k}" for c, k in zip(frame["customer_id"], sequence)])
+    frame.insert(0, "event_id", [f"{today.day:%Y%m%d}-{c}-{k}" for c, k in zip(frame["customer_id"], sequence, strict=True)])
     return frame[list(ACTIVITY.columns)]
 
 
