@@ -231,7 +231,9 @@ def _activity(world: _World, today: _Day, rng: np.random.Generator) -> pd.DataFr
     )
     frame = frame.sort_values(["customer_id", "event_time", "event_type"], kind="stable").reset_index(drop=True)
     sequence = frame.groupby("customer_id").cumcount()
-    frame.insert(0, "event_id", [f"{today.day:%Y%m%d}-{c}-{k}" for c, k in zip(frame["customer_id"], sequence, strict=True)])
+    frame.insert(
+        0, "event_id", [f"{today.day:%Y%m%d}-{c}-{k}" for c, k in zip(frame["customer_id"], sequence, strict=True)]
+    )
     return frame[list(ACTIVITY.columns)]
 
 

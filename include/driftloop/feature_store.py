@@ -1,0 +1,94 @@
+"""Feast operations on ``feature_repo/``: apply its definitions, materialize days online, read features back.
+
+Feast reads its configuration from ``feature_repo/feature_store.yaml``, whose values are environment variables;
+every function here first exports them from driftloop's settings (``Settings.feast_env``), so the yaml, the CLI and
+the pipeline all agree.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+from feast import FeatureStore, Project
+from feast.repo_operations import apply_total_with_repo_instance, parse_repo
+
+from driftloop.dates import as_of_timestamp
+from driftloop.settings import Settings, get_settings
+
+FEATURE_VIEW = "customer_daily_features"
+FEATURE_SERVICE = "customer_churn_v1"
+
+
+@dataclass(frozen=True)
+class MaterializeResult:
+    """The interval loaded into the online store."""
+
+    start: datetime
+    end: datetime
+    days: list[str]
+
+
+def _export_env(settings: Settings) -> None:
+    os.environ.update(settings.feast_env())
+    settings.feast_online_path.parent.mkdir(parents=True, exist_ok=True)
+    if "://" not in settings.feast_registry:
+        os.makedirs(os.path.dirname(settings.feast_registry), exist_ok=True)
+
+
+def feature_store(settings: Settings | None = None) -> FeatureStore:
+    """A FeatureStore on ``feature_repo/`` configured from driftloop's settings."""
+    settings = settings or get_settings()
+    _export_env(settings)
+    return FeatureStore(repo_path=str(settings.feature_repo))
+
+
+def _repo_contents(settings: Settings):
+    _export_env(settings)
+    if str(settings.feature_repo) not in sys.path:
+        sys.path.append(str(settings.feature_repo))
+    repo = parse_repo(settings.feature_repo)
+    if not repo.projects:
+        repo.projects.append(Project(name=settings.feast_project, description="driftloop's churn features"))
+    return repo
+
+
+def apply_feature_repo(settings: Settings | None = None) -> list[str]:
+    """The equivalent of ``feast apply`` on ``feature_repo/`` (idempotent); returns the names of the objects."""
+    settings = settings or get_settings()
+    store = feature_store(settings)
+    repo = _repo_contents(settings)
+    apply_total_with_repo_instance(store, store.project, store.registry, repo, skip_source_validation=True)
+    objects = [*repo.entities, *repo.data_sources, *repo.feature_views, *repo.feature_services]
+    return sorted(obj.name for obj in objects if not obj.name.startswith("__"))
+
+
+def declared_feature_schema(settings: Settings | None = None) -> dict[str, str]:
+    """Feature column -> Feast type name (``Int64``, ``Float64``, ``String``) as the feature view declares them."""
+    settings = settings or get_settings()
+    repo = _repo_contents(settings)
+    [view] = [v for v in repo.feature_views if v.name == FEATURE_VIEW]
+    entity_columns = {c.name for c in view.entity_columns}
+    return {f.name: str(f.dtype) for f in view.schema if f.name not in entity_columns}
+
+
+def materialize_days(days: Sequence[date], settings: Settings | None = None) -> MaterializeResult:
+    """Load the feature rows of ``days``, and the overlap days before them, into the online store."""
+    settings = settings or get_settings()
+    first = min(days) - timedelta(days=settings.materialize_overlap_days)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    end = as_of_timestamp(max(days)) + timedelta(seconds=1)
+    feature_store(settings).materialize(start_date=start, end_date=end, feature_views=[FEATURE_VIEW])
+    return MaterializeResult(start=start, end=end, days=sorted(d.isoformat() for d in days))
+
+
+def online_features(customer_ids: Sequence[int], settings: Settings | None = None) -> pd.DataFrame:
+    """The online values of the model's FeatureService for ``customer_ids``."""
+    store = feature_store(settings or get_settings())
+    service = store.get_feature_service(FEATURE_SERVICE)
+    rows = [{"customer_id": int(i)} for i in customer_ids]
+    return store.get_online_features(features=service, entity_rows=rows).to_df()
