@@ -7,6 +7,7 @@ the pipeline all agree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -48,10 +49,16 @@ def feature_store(settings: Settings | None = None) -> FeatureStore:
 
 
 def _repo_contents(settings: Settings):
+    """Parse ``feature_repo/`` afresh (its modules read the environment when imported), as ``feast apply`` does."""
     _export_env(settings)
-    if str(settings.feature_repo) not in sys.path:
-        sys.path.append(str(settings.feature_repo))
-    repo = parse_repo(settings.feature_repo)
+    repo_dir = str(settings.feature_repo)
+    if repo_dir not in sys.path:
+        sys.path.append(repo_dir)
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(repo_dir + os.sep):
+            del sys.modules[name]
+    with contextlib.chdir(settings.feature_repo):
+        repo = parse_repo(settings.feature_repo)
     if not repo.projects:
         repo.projects.append(Project(name=settings.feast_project, description="driftloop's churn features"))
     return repo

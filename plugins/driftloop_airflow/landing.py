@@ -52,7 +52,7 @@ def fetch_batch(settings: Settings, day: date, workdir: Path) -> Path:
         return lake.partition_dir(Path(settings.landing_uri), day)
     bucket, prefix = split_s3_uri(settings.landing_uri)
     hook = _s3_hook(settings)
-    batch_prefix = batch_key(prefix, day, "")
+    batch_prefix = "/".join(part for part in (prefix, lake.partition_name(day)) if part) + "/"
     target = Path(workdir) / lake.partition_name(day)
     target.mkdir(parents=True, exist_ok=True)
     keys = hook.list_keys(bucket_name=bucket, prefix=batch_prefix) or []

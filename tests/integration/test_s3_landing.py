@@ -60,7 +60,7 @@ def s3_endpoint():
     server.wait(timeout=10)
 
 
-def test_ingest_waits_for_an_s3_batch_then_copies_and_validates_it(s3_endpoint, tmp_path, monkeypatch):
+def test_ingest_waits_for_an_s3_batch_then_copies_and_validates_it(airflow_db, s3_endpoint, tmp_path, monkeypatch):
     import boto3
 
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
