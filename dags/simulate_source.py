@@ -22,7 +22,6 @@ from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 settings = get_settings()
 
 
-
 @dag(
     schedule=None,
     start_date=START_DATE,

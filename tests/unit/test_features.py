@@ -1,0 +1,108 @@
+"""Daily features: hand-computed values for known histories, point-in-time windows, and one declaration."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from driftloop.feature_store import declared_feature_schema
+from driftloop.features import build_features_for_day, check_against_declaration, compute_daily_features
+from driftloop.settings import load_settings
+
+DAY = date(2026, 3, 31)
+
+
+def _events(rows):
+    frame = pd.DataFrame(rows, columns=["customer_id", "event_time", "event_type", "device", "minutes_watched"])
+    frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
+    frame["event_id"] = [f"e{i}" for i in range(len(frame))]
+    frame["genre"] = "drama"
+    return frame
+
+
+PROFILES = pd.DataFrame(
+    {
+        "snapshot_date": pd.to_datetime([DAY, DAY, DAY]),
+        "customer_id": [2, 1, 3],
+        "plan": ["premium", "basic", "standard"],
+        "monthly_charge": [19.99, 8.99, 13.99],
+        "region": ["east", "north", None],
+        "signup_date": pd.to_datetime(["2026-03-01", "2025-03-31", "2026-03-31"]),
+    }
+)
+
+ACTIVITY = _events(
+    [
+        # customer 1: two sessions today, one 6 days ago, one 29 days ago (in the 30-day window), one 30 days ago
+        # (outside it), one tomorrow (after the day: must be ignored), a support contact and a payment failure.
+        [1, "2026-03-31T08:00:00Z", "session", "mobile", 30.0],
+        [1, "2026-03-31T21:00:00Z", "session", "tv", 50.0],
+        [1, "2026-03-25T10:00:00Z", "session", "mobile", 20.0],
+        [1, "2026-03-02T10:00:00Z", "session", None, None],
+        [1, "2026-03-01T23:59:59Z", "session", "tv", 999.0],
+        [1, "2026-04-01T00:00:00Z", "session", "tv", 999.0],
+        [1, "2026-03-20T12:00:00Z", "support_contact", None, None],
+        [1, "2026-03-10T12:00:00Z", "payment_failure", None, None],
+        # customer 2: one session 10 days ago only
+        [2, "2026-03-21T09:30:00Z", "session", "web", 45.5],
+        # customer 9 is not in today's profiles (churned): no row for them
+        [9, "2026-03-31T09:30:00Z", "session", "web", 10.0],
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def features():
+    return compute_daily_features(DAY, ACTIVITY, PROFILES, window_days=30).set_index("customer_id")
+
+
+def test_one_row_per_active_customer_stamped_at_the_end_of_the_day(features):
+    assert list(features.index) == [1, 2, 3]
+    assert (features["event_timestamp"] == pd.Timestamp("2026-03-31T23:59:59Z")).all()
+
+
+def test_rolling_windows_count_only_days_up_to_the_day(features):
+    one = features.loc[1]
+    # 7 days = Mar 25..31: sessions on Mar 31 (2) and Mar 25 (1) -> 3 sessions, 30+50+20 minutes, 2 active days
+    assert (one["sessions_7d"], one["minutes_7d"], one["active_days_7d"]) == (3, 100.0, 2)
+    # 30 days = Mar 2..31: adds the Mar 2 session (minutes missing -> 0); Mar 1 and Apr 1 are outside
+    assert (one["sessions_30d"], one["minutes_30d"], one["active_days_30d"]) == (4, 100.0, 3)
+    assert one["avg_session_minutes_30d"] == 25.0
+    assert one["days_since_last_session"] == 0
+    assert (one["support_contacts_30d"], one["payment_failures_30d"]) == (1, 1)
+    # 2 of the 3 sessions with a known device were on mobile
+    assert one["mobile_share_30d"] == pytest.approx(2 / 3)
+    assert (one["tenure_days"], one["plan"], one["monthly_charge"], one["region"]) == (365, "basic", 8.99, "north")
+
+
+def test_a_customer_with_one_old_session_and_one_with_none(features):
+    two, three = features.loc[2], features.loc[3]
+    assert (two["sessions_7d"], two["sessions_30d"], two["minutes_30d"]) == (0, 1, 45.5)
+    assert two["days_since_last_session"] == 10 and two["mobile_share_30d"] == 0.0
+    assert (three["sessions_30d"], three["minutes_30d"], three["avg_session_minutes_30d"]) == (0, 0.0, 0.0)
+    assert three["days_since_last_session"] == 31, "no session in the window: window + 1"
+    assert three["tenure_days"] == 0 and three["region"] is None
+
+
+def test_produced_columns_and_types_are_exactly_the_feature_view_declaration(features):
+    declared = declared_feature_schema(load_settings())
+    check_against_declaration(features.reset_index(), declared)
+    assert set(declared) == set(features.columns) - {"event_timestamp"}
+
+
+def test_a_difference_from_the_declaration_is_named():
+    declared = {"sessions_7d": "Int64", "plan": "String", "churn_score": "Float64"}
+    produced = pd.DataFrame({"customer_id": [1], "sessions_7d": [1.5], "plan": ["basic"], "extra": [1]})
+    with pytest.raises(ValueError) as error:
+        check_against_declaration(produced, declared)
+    message = str(error.value)
+    assert "churn_score: declared but not produced" in message
+    assert "extra: produced but not declared" in message
+    assert "sessions_7d: produced float64, declared Int64" in message
+
+
+def test_building_a_day_needs_its_accepted_profiles(data_root):
+    with pytest.raises(FileNotFoundError, match="no accepted profiles for 2026-03-31"):
+        build_features_for_day(DAY, load_settings())
