@@ -10,8 +10,13 @@ processed in one run. It can also be triggered by hand with a list of `days` to 
    `offline/customer_daily_features/dt=YYYY-MM-DD.parquet` (the Feast offline source), replacing it on reruns.
 3. **apply_feature_repo** runs the equivalent of `feast apply` on `feature_repo/` (entities, source, feature view
    and the versioned FeatureService the model uses). Idempotent.
-4. **materialize** loads those days, plus `DRIFTLOOP_MATERIALIZE_OVERLAP_DAYS` earlier for late data, into the
-   online store and updates the `customer_features` asset.
+4. **materialize** loads those days, plus `DRIFTLOOP_MATERIALIZE_OVERLAP_DAYS` earlier for late data and every
+   later day already built, into the online store and updates the `customer_features` asset.
+
+Runs are created as soon as an event arrives; each task runs one instance at a time across runs
+(`max_active_tis_per_dag=1`), so Feast's registry and online store see one writer. Runs do not wait on each other:
+Airflow 3.3 drops asset events that arrive while the creation of an asset-triggered run is held back (for example by
+`max_active_runs`), and the catch-up of pending days in `days_to_process` covers events lost that way.
 """
 
 from __future__ import annotations
@@ -29,8 +34,7 @@ settings = get_settings()
     schedule=[VALIDATED_BATCHES],
     start_date=START_DATE,
     catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args={**DEFAULT_ARGS, "max_active_tis_per_dag": 1},
     tags=["driftloop", "features"],
     doc_md=__doc__,
     description="Compute daily customer features, feast apply, and materialize them online.",
@@ -47,14 +51,19 @@ settings = get_settings()
 def features():
     @task
     def days_to_process(*, params=None, triggering_asset_events=None) -> list[str]:
-        """The days to build: the `days` param, else every day named by the triggering asset events."""
+        """The days to build: the `days` param, else the days of the triggering asset events plus any accepted
+        day whose features are missing or older than its batch (so an event the scheduler dropped is caught up)."""
+        from driftloop.features import pending_feature_days
+
         days = set(params.get("days") or [])
-        if not days and triggering_asset_events:
-            for event in triggering_asset_events[VALIDATED_BATCHES]:
+        if not days:
+            for event in triggering_asset_events[VALIDATED_BATCHES] if triggering_asset_events else []:
                 if event.extra.get("day"):
                     days.add(event.extra["day"])
+            days |= {day.isoformat() for day in pending_feature_days(settings)}
         if not days:
             raise ValueError("no days to process: trigger with the `days` param or let ingest accept a batch")
+        print(f"days to build: {sorted(days)}")
         return sorted(days)
 
     @task

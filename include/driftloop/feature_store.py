@@ -18,6 +18,7 @@ import pandas as pd
 from feast import FeatureStore, Project
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
+from driftloop import lake
 from driftloop.dates import as_of_timestamp
 from driftloop.settings import Settings, get_settings
 
@@ -84,11 +85,16 @@ def declared_feature_schema(settings: Settings | None = None) -> dict[str, str]:
 
 
 def materialize_days(days: Sequence[date], settings: Settings | None = None) -> MaterializeResult:
-    """Load the feature rows of ``days``, and the overlap days before them, into the online store."""
+    """Load the feature rows of ``days``, the overlap days before them, and any later day, into the online store.
+
+    The interval always runs to the newest day in the offline store, so a run that finishes after a run for a later
+    day never puts older values back online (the online store keeps the newest row of the interval per customer).
+    """
     settings = settings or get_settings()
     first = min(days) - timedelta(days=settings.materialize_overlap_days)
+    last = max([*days, *lake.partition_days(settings.offline_store_dir)])
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    end = as_of_timestamp(max(days)) + timedelta(seconds=1)
+    end = as_of_timestamp(last) + timedelta(seconds=1)
     feature_store(settings).materialize(start_date=start, end_date=end, feature_views=[FEATURE_VIEW])
     return MaterializeResult(start=start, end=end, days=sorted(d.isoformat() for d in days))
 

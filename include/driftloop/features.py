@@ -120,6 +120,27 @@ def check_against_declaration(features: pd.DataFrame, declared: dict[str, str]) 
         raise ValueError("features differ from the feature view in feature_repo/: " + "; ".join(problems))
 
 
+def feature_partition_path(day: date, settings: Settings) -> Path:
+    """Where ``day``'s features live in the offline store."""
+    return settings.offline_store_dir / f"{lake.partition_name(day)}.parquet"
+
+
+def pending_feature_days(settings: Settings | None = None) -> list[date]:
+    """Accepted days whose feature partition is missing or older than their accepted batch, oldest first."""
+    settings = settings or get_settings()
+    pending = []
+    for day in lake.partition_days(settings.validated_dir / PROFILES.name):
+        accepted = [
+            lake.partition_dir(settings.validated_dir / spec.name, day) / "part.parquet"
+            for spec in (ACTIVITY, PROFILES)
+        ]
+        features = feature_partition_path(day, settings)
+        newest_input = max(p.stat().st_mtime_ns for p in accepted if p.exists())
+        if not features.exists() or features.stat().st_mtime_ns < newest_input:
+            pending.append(day)
+    return pending
+
+
 def build_features_for_day(day: date, settings: Settings | None = None) -> FeaturePartition:
     """Compute ``day``'s features from accepted batches and write ``offline/.../dt=DAY.parquet`` (replacing it)."""
     from driftloop.feature_store import declared_feature_schema
@@ -134,7 +155,7 @@ def build_features_for_day(day: date, settings: Settings | None = None) -> Featu
     activity = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(ACTIVITY.columns))
     features = compute_daily_features(day, activity, profiles, settings.feature_window_days)
     check_against_declaration(features, declared_feature_schema(settings))
-    target = settings.offline_store_dir / f"{lake.partition_name(day)}.parquet"
+    target = feature_partition_path(day, settings)
     with lake.replace_file(target) as scratch:
         features.to_parquet(scratch, index=False)
     return FeaturePartition(day=day, path=target, rows=len(features))

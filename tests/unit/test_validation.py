@@ -1,4 +1,4 @@
-"""Validation rejects every kind of broken batch with the check named, quarantines it, and never touches accepted data."""
+"""Validation rejects each kind of broken batch with the check named, quarantines it, leaves accepted data alone."""
 
 from __future__ import annotations
 
