@@ -106,3 +106,26 @@ def test_a_difference_from_the_declaration_is_named():
 def test_building_a_day_needs_its_accepted_profiles(data_root):
     with pytest.raises(FileNotFoundError, match="no accepted profiles for 2026-03-31"):
         build_features_for_day(DAY, load_settings())
+
+
+def test_accepted_days_without_up_to_date_features_are_pending(data_root):
+    from driftloop.features import pending_feature_days
+    from driftloop.ingest import copy_batch_to_raw
+    from driftloop.simulate import SimulationConfig, simulate_to_landing
+    from driftloop.validation import validate_batch
+
+    settings = load_settings()
+    first = date(2026, 3, 10)
+    config = SimulationConfig(n_customers=40, epoch=date(2026, 3, 1), label_horizon_days=settings.label_horizon_days)
+    for batch in simulate_to_landing(config, first, 2, settings.data_root / "landing"):
+        day = date.fromisoformat(batch.name.removeprefix("dt="))
+        copy_batch_to_raw(day, batch, settings)
+        validate_batch(day, settings)
+    second = date(2026, 3, 11)
+    assert pending_feature_days(settings) == [first, second]
+    build_features_for_day(first, settings)
+    build_features_for_day(second, settings)
+    assert pending_feature_days(settings) == []
+    copy_batch_to_raw(first, settings.data_root / "landing" / "dt=2026-03-10", settings)
+    validate_batch(first, settings)
+    assert pending_feature_days(settings) == [first], "a re-accepted batch makes its features stale"
