@@ -1,0 +1,54 @@
+"""The champion gate, table-tested: a worse challenger is never promoted."""
+
+from __future__ import annotations
+
+import pytest
+
+from driftloop.promotion import decide_promotion
+
+
+def _auc(overall, **slices):
+    return {"overall": {"roc_auc": overall}, "slices": {k.replace("_", "="): {"roc_auc": v} for k, v in slices.items()}}
+
+
+BASELINE = _auc(0.60)
+
+
+@pytest.mark.parametrize(
+    ("case", "challenger", "champion", "force", "promote", "reason"),
+    [
+        ("first model beats the baseline", _auc(0.70), None, False, True, "there is no champion yet"),
+        ("first model worse than the baseline", _auc(0.55), None, False, False, "does not beat the baseline"),
+        (
+            "clearly better than the champion",
+            _auc(0.80, plan_basic=0.79),
+            _auc(0.70, plan_basic=0.75),
+            False,
+            True,
+            "beats the champion on roc_auc by 0.1000",
+        ),
+        ("worse than the champion", _auc(0.65), _auc(0.70), False, False, "does not beat the champion"),
+        ("better, but within the margin", _auc(0.705), _auc(0.70), False, False, "by the margin 0.01"),
+        (
+            "better overall, worse on one slice",
+            _auc(0.80, plan_basic=0.60),
+            _auc(0.70, plan_basic=0.75),
+            False,
+            False,
+            "worse than the champion on slice plan=basic",
+        ),
+        ("worse, but forced", _auc(0.65), _auc(0.70), True, True, "promoted anyway: force_promote was set"),
+    ],
+)
+def test_the_gate(case, challenger, champion, force, promote, reason):
+    decision = decide_promotion(challenger, champion, BASELINE, "classification", 0.01, 0.02, force=force)
+    assert decision.promote is promote, case
+    assert any(reason in line for line in decision.reasons), decision.reasons
+
+
+def test_for_regression_lower_rmse_is_better():
+    challenger = {"overall": {"rmse": 4.0}, "slices": {}}
+    champion = {"overall": {"rmse": 5.0}, "slices": {}}
+    baseline = {"overall": {"rmse": 6.0}, "slices": {}}
+    assert decide_promotion(challenger, champion, baseline, "regression", 0.5, 0.1).promote
+    assert not decide_promotion(champion, challenger, baseline, "regression", 0.5, 0.1).promote
