@@ -99,8 +99,16 @@ def model_card(model: TrainedModel, evaluation: dict, baseline: dict, tags: dict
     )
 
 
+def _use_experiment(name: str, artifact_location: str) -> None:
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        mlflow.create_experiment(name, artifact_location=artifact_location)
+    mlflow.set_experiment(name)
+
+
 def log_and_register(
     tracking_uri: str,
+    artifact_location: str,
     model_name: str,
     model: TrainedModel,
     test: pd.DataFrame,
@@ -111,9 +119,10 @@ def log_and_register(
     tags: dict[str, str],
 ) -> LoggedModel:
     """Log params, metrics, plots, the model (signature, example, explicit requirements), the dataset lineage and
-    tags in one MLflow run; register a new version with the ``challenger`` alias and a model card."""
+    tags in one MLflow run; register a new version with the ``challenger`` alias and a model card. Artifacts of a
+    new experiment go to ``artifact_location``."""
     mlflow_client = client(tracking_uri)
-    mlflow.set_experiment(model_name)
+    _use_experiment(model_name, artifact_location)
     matrix = build_model_matrix(test, model.feature_columns)
     y_pred = predict(model, test)
     with mlflow.start_run(run_name=tags.get("run_id")) as run, tempfile.TemporaryDirectory() as scratch:

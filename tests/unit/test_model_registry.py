@@ -55,7 +55,7 @@ def _train_and_log(tracking, tmp_path, frame, tag_run):
     frame.to_parquet(snapshot)
     tags = {"dag_id": "train", "run_id": tag_run, "feature_service": "customer_churn_v1", "snapshot_sha256": "ab" * 32}
     logged = registry.log_and_register(
-        tracking, NAME, model, split.test, evaluation, baseline, snapshot, "ab" * 32, tags
+        tracking, str(tmp_path / "artifacts"), NAME, model, split.test, evaluation, baseline, snapshot, "ab" * 32, tags
     )
     return model, split, evaluation, baseline, logged
 
