@@ -61,6 +61,21 @@ class ValidationSettings:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    """Training, registration and scoring settings."""
+
+    name: str = "churn"
+    training_window_days: int = 28
+    device: str = "auto"
+    train_pool: str = "default_pool"
+    train_queue: str = "default"
+    promotion_margin: float = 0.005
+    slice_tolerance: float = 0.05
+    seed: int = 42
+    predictions_db_url: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved driftloop configuration; build it with :func:`get_settings`."""
 
@@ -79,7 +94,9 @@ class Settings:
     label_horizon_days: int
     mlflow_tracking_uri: str
     catchup: bool
+    mlflow_artifact_root: str = ""
     validation: ValidationSettings = field(default_factory=ValidationSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
 
     # Zones of the data lake, all below data_root.
     @property
@@ -150,6 +167,18 @@ def load_settings() -> Settings:
         label_horizon_days=_env_int("DRIFTLOOP_LABEL_HORIZON_DAYS", 30),
         mlflow_tracking_uri=_env("DRIFTLOOP_MLFLOW_TRACKING_URI", f"sqlite:///{data_root / 'mlflow.db'}"),
         catchup=_env_bool("DRIFTLOOP_CATCHUP", False),
+        mlflow_artifact_root=_env("DRIFTLOOP_MLFLOW_ARTIFACT_ROOT", str(data_root / "mlartifacts")),
+        model=ModelSettings(
+            name=_env("DRIFTLOOP_MODEL_NAME", "churn"),
+            training_window_days=_env_int("DRIFTLOOP_TRAINING_WINDOW_DAYS", 28),
+            device=_env("DRIFTLOOP_TRAIN_DEVICE", "auto"),
+            train_pool=_env("DRIFTLOOP_TRAIN_POOL", "default_pool"),
+            train_queue=_env("DRIFTLOOP_TRAIN_QUEUE", "default"),
+            promotion_margin=_env_float("DRIFTLOOP_PROMOTION_MARGIN", 0.005),
+            slice_tolerance=_env_float("DRIFTLOOP_SLICE_TOLERANCE", 0.05),
+            seed=_env_int("DRIFTLOOP_SEED", 42),
+            predictions_db_url=_env("DRIFTLOOP_PREDICTIONS_DB_URL", ""),
+        ),
         validation=ValidationSettings(
             history_batches=_env_int("DRIFTLOOP_VALIDATION_HISTORY_BATCHES", 7),
             min_history_batches=_env_int("DRIFTLOOP_VALIDATION_MIN_HISTORY_BATCHES", 3),

@@ -175,8 +175,12 @@ class _World:
         if concept:
             logit = -6.6 - 0.6 * low_engagement + 1.4 * self.recent_failures + 0.9 * self.recent_support
         else:
-            logit = -7.1 + 1.0 * low_engagement + 0.6 * self.recent_failures + 0.3 * self.recent_support
+            logit = -9.0 + 3.0 * low_engagement + 1.5 * self.recent_failures + 0.6 * self.recent_support
         logit += 2.0 * (price / pop.base_price - 1.0) + 0.5 * (tenure_days < 90)
+        # Interactions and a U-shape, as in real churn: failed payments hurt new customers most, low usage hurts
+        # most on the cheapest plan, and binge-watchers who ran out of content leave too.
+        logit += 2.5 * (tenure_days < 90) * (self.recent_failures > 0.5)
+        logit += 2.0 * (pop.plan == 0) * (low_engagement > 1.5) + 2.5 * (self.recent_minutes > 150.0)
         cancels = active & (rng.random(len(active)) < 1.0 / (1.0 + np.exp(-logit)))
         self.cancel_ordinal[cancels] = ordinal
 

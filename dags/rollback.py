@@ -1,0 +1,61 @@
+"""
+### Roll the champion back
+
+Manual only. Moves the `champion` alias of `DRIFTLOOP_MODEL_NAME` back to the version the current champion replaced,
+and tags both versions with who did it and why (an audit trail in the MLflow registry).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+
+from driftloop.settings import get_settings
+from driftloop_airflow.assets import CHAMPION_MODEL
+from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+
+settings = get_settings()
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["driftloop", "model"],
+    doc_md=__doc__,
+    description="Move the champion alias back to the previous version, with an audit tag.",
+    params={
+        "requested_by": Param(
+            "",
+            type="string",
+            minLength=1,
+            title="Requested by",
+            description="Who asks for the rollback (recorded on the versions).",
+        ),
+        "reason": Param(
+            "",
+            type="string",
+            minLength=1,
+            title="Reason",
+            description="Why the champion is rolled back (recorded on the versions).",
+        ),
+    },
+)
+def rollback():
+    @task(outlets=[CHAMPION_MODEL], retries=0)
+    def move_champion_back(*, params=None, outlet_events=None) -> dict:
+        """Point `champion` at the previous version and tag both versions."""
+        from driftloop.model_registry import rollback as roll_back
+
+        moved_from, moved_to = roll_back(
+            settings.mlflow_tracking_uri, settings.model.name, params["requested_by"], params["reason"]
+        )
+        print(f"champion of {settings.model.name} moved back from version {moved_from} to {moved_to}")
+        outlet_events[CHAMPION_MODEL].extra = {"version": moved_to, "rolled_back_from": moved_from}
+        return {"from": moved_from, "to": moved_to}
+
+    move_champion_back()
+
+
+rollback()

@@ -1,0 +1,76 @@
+"""
+### Score every active customer with the champion
+
+Runs after `features` (on the `customer_features` asset) for the days it built, or by hand for any `days`
+(backfills score with the features as of their own day).
+
+**score** resolves `models:/<DRIFTLOOP_MODEL_NAME>@champion` to a concrete version (and fails clearly when there is
+none), reads the FeatureService point-in-time at the end of each day for every customer in that day's profiles,
+builds the model matrix with the same function as training, checks inputs and outputs, and writes
+`predictions/dt=YYYY-MM-DD.parquet` and, when `DRIFTLOOP_PREDICTIONS_DB_URL` is set, the PostgreSQL table
+`predictions` (keyed by customer and score date). Rerunning a day replaces its predictions.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+
+from driftloop.settings import get_settings
+from driftloop_airflow.assets import CUSTOMER_FEATURES, PREDICTIONS
+from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+
+settings = get_settings()
+
+
+@dag(
+    schedule=[CUSTOMER_FEATURES],
+    start_date=START_DATE,
+    catchup=False,
+    default_args={**DEFAULT_ARGS, "max_active_tis_per_dag": 1},
+    tags=["driftloop", "model"],
+    doc_md=__doc__,
+    description="Daily predictions of the champion model for every active customer.",
+    params={
+        "days": Param(
+            [],
+            type="array",
+            items={"type": "string", "format": "date"},
+            title="Days to score",
+            description="YYYY-MM-DD days to (re)score. Empty: the days of the triggering features runs.",
+        ),
+    },
+)
+def score():
+    @task
+    def days_to_score(*, params=None, triggering_asset_events=None) -> list[str]:
+        """The `days` param, else the days named by the triggering features runs."""
+        days = set(params.get("days") or [])
+        if not days:
+            for event in triggering_asset_events[CUSTOMER_FEATURES] if triggering_asset_events else []:
+                days.update(event.extra.get("days", []))
+        if not days:
+            raise ValueError("no days to score: trigger with the `days` param or let `features` run")
+        return sorted(days)
+
+    @task(outlets=[PREDICTIONS])
+    def score_days(days: list[str], *, outlet_events=None) -> list[dict]:
+        """Score each day with the champion; Parquet always, PostgreSQL when configured."""
+        from driftloop.dates import parse_day
+        from driftloop.scoring import score_day
+
+        results = []
+        for day in days:
+            scored = score_day(parse_day(day), settings)
+            print(
+                f"{day}: {scored.rows} customers scored by {settings.model.name} v{scored.model_version} "
+                f"-> {scored.path}"
+                + (f" and {scored.database_rows} rows in PostgreSQL" if scored.database_rows else "")
+            )
+            results.append({"day": day, "rows": scored.rows, "model_version": scored.model_version})
+        outlet_events[PREDICTIONS].extra = {"days": days}
+        return results
+
+    score_days(days_to_score())
+
+
+score()

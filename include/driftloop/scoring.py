@@ -1,0 +1,148 @@
+"""Batch scoring: the champion's predictions for every active customer of a day, to Parquet and PostgreSQL.
+
+Features are read through the same FeatureService as training, with an offline point-in-time read at the end of the
+scored day (not the online store): a backfill of an old day then scores with the features as of that day, and
+scoring uses exactly the join training used. The model matrix is built by the same function as in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from driftloop import lake, model_registry
+from driftloop.dates import as_of_timestamp
+from driftloop.settings import Settings, get_settings
+from driftloop.tables import PROFILES
+from driftloop.training import CATEGORIES
+from driftloop.training_set import ENTITY_COLUMNS, check_one_row_per_event
+
+PREDICTION_COLUMNS = ["customer_id", "score_date", "prediction", "model_name", "model_version", "run_id", "scored_at"]
+TABLE = "predictions"
+
+
+class ScoringError(ValueError):
+    """Scoring cannot go on: no champion, bad inputs or bad outputs; the message says which."""
+
+
+@dataclass(frozen=True)
+class ScoredDay:
+    """What a day's scoring wrote."""
+
+    day: date
+    rows: int
+    model_version: str
+    path: Path
+    database_rows: int | None
+
+
+def champion(settings: Settings) -> tuple[str, str]:
+    """The champion's (version, MLflow run id); fails clearly when there is none."""
+    version = model_registry.version_by_alias(settings.mlflow_tracking_uri, settings.model.name, "champion")
+    if version is None:
+        raise ScoringError(
+            f"models:/{settings.model.name}@champion does not exist: train and promote a model first (DAG `train`)"
+        )
+    return str(version.version), version.run_id
+
+
+def active_customers(day: date, settings: Settings) -> pd.DataFrame:
+    """Entity rows for every customer in ``day``'s accepted profile snapshot, stamped at the end of the day."""
+    path = lake.partition_dir(settings.validated_dir / PROFILES.name, day) / "part.parquet"
+    if not path.exists():
+        raise ScoringError(f"no accepted profiles for {day}: {path} does not exist")
+    ids = pd.read_parquet(path, columns=["customer_id"])["customer_id"].sort_values().to_numpy()
+    return pd.DataFrame({"customer_id": ids, "event_timestamp": pd.Timestamp(as_of_timestamp(day))})
+
+
+def check_inputs(features: pd.DataFrame, feature_columns: list[str]) -> None:
+    """Feature rows must carry every feature, finite numbers and known categories."""
+    missing = [c for c in feature_columns if c not in features.columns]
+    if missing:
+        raise ScoringError(f"features missing for scoring: {', '.join(missing)}")
+    numeric = [c for c in feature_columns if c not in CATEGORIES]
+    values = features[numeric].astype(float)
+    bad = values.columns[~np.isfinite(values.fillna(0.0)).all()].tolist()
+    if bad:
+        raise ScoringError(f"non-finite feature values in {', '.join(bad)}")
+    for column, allowed in CATEGORIES.items():
+        if column in features:
+            unknown = sorted(set(features[column].dropna()) - set(allowed))
+            if unknown:
+                raise ScoringError(f"unknown {column} values {unknown}")
+
+
+def check_outputs(predictions: np.ndarray, task_type: str) -> None:
+    """Predictions must be finite, and probabilities must lie in [0, 1] for classification."""
+    if not np.isfinite(predictions).all():
+        raise ScoringError(f"{int((~np.isfinite(predictions)).sum())} predictions are NaN or infinite")
+    if task_type == "classification":
+        outside = int(((predictions < 0.0) | (predictions > 1.0)).sum())
+        if outside:
+            raise ScoringError(f"{outside} probabilities outside [0, 1]")
+
+
+def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
+    """Replace ``day``'s rows of the predictions table in one transaction (upsert by customer and score date)."""
+    import psycopg2
+    from psycopg2.extras import execute_values
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+                customer_id BIGINT NOT NULL, score_date DATE NOT NULL, prediction DOUBLE PRECISION NOT NULL,
+                model_name TEXT NOT NULL, model_version TEXT NOT NULL, run_id TEXT NOT NULL,
+                scored_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (customer_id, score_date))"""
+        )
+        cursor.execute(f"DELETE FROM {TABLE} WHERE score_date = %s", (day,))
+        rows = [tuple(r) for r in frame[PREDICTION_COLUMNS].astype(object).itertuples(index=False)]
+        execute_values(
+            cursor,
+            f"INSERT INTO {TABLE} ({', '.join(PREDICTION_COLUMNS)}) VALUES %s ON CONFLICT (customer_id, score_date) "
+            "DO UPDATE SET prediction = EXCLUDED.prediction, model_name = EXCLUDED.model_name, "
+            "model_version = EXCLUDED.model_version, run_id = EXCLUDED.run_id, scored_at = EXCLUDED.scored_at",
+            rows,
+        )
+    connection.close()
+    return len(rows)
+
+
+def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
+    """Score every active customer of ``day`` with the champion; replaces that day's predictions."""
+    from driftloop.feature_store import FEATURE_SERVICE, feature_store
+
+    settings = settings or get_settings()
+    version, run_id = champion(settings)
+    entities = active_customers(day, settings)
+    store = feature_store(settings)
+    service = store.get_feature_service(FEATURE_SERVICE)
+    feature_columns = [f.name for projection in service.feature_view_projections for f in projection.features]
+    features = store.get_historical_features(entity_df=entities, features=service).to_df()
+    check_one_row_per_event(entities, features, feature_columns)
+    features = features.sort_values(ENTITY_COLUMNS).reset_index(drop=True)
+    check_inputs(features, feature_columns)
+    predictions = model_registry.predict_with_version(
+        settings.mlflow_tracking_uri, settings.model.name, version, features, feature_columns
+    )
+    check_outputs(predictions, settings.task_type)
+    frame = pd.DataFrame(
+        {
+            "customer_id": features["customer_id"].astype("int64"),
+            "score_date": pd.Timestamp(day).date(),
+            "prediction": predictions.astype("float64"),
+            "model_name": settings.model.name,
+            "model_version": version,
+            "run_id": run_id,
+            "scored_at": datetime.now(UTC),
+        }
+    )
+    target = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
+    with lake.replace_file(target) as scratch:
+        frame.to_parquet(scratch, index=False)
+    url = settings.model.predictions_db_url
+    written = write_database(frame, day, url) if url else None
+    return ScoredDay(day=day, rows=len(frame), model_version=version, path=target, database_rows=written)

@@ -1,0 +1,188 @@
+"""The steps of one training run, as the ``train`` DAG runs them: each reads and writes the run's folder, so tasks
+exchange only paths and small values, and a retried step redoes exactly its own work.
+
+training set -> split by time -> train -> evaluate (model, baseline, slices) -> log and register -> gate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import xgboost as xgb
+
+from driftloop import model_registry
+from driftloop.evaluation import baseline_predictions, evaluate, tenure_band
+from driftloop.promotion import decide_promotion
+from driftloop.settings import Settings, get_settings
+from driftloop.training import CATEGORIES, TrainedModel, predict, target_column, time_split, train_model
+from driftloop.training_set import build_training_set, label_events
+
+SPLITS = ("train", "validation", "test")
+
+
+def run_folder(run_id: str, settings: Settings | None = None) -> Path:
+    """The folder of one training run (named after the Airflow run id)."""
+    settings = settings or get_settings()
+    folder = settings.data_root / "train_runs" / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def default_window(settings: Settings) -> tuple[date, date]:
+    """The newest ``training_window_days`` of matured labels, by as_of date."""
+    labels = label_events(date.min, date.max, settings)
+    if labels.empty:
+        raise ValueError("no matured labels yet: ingest more days before training")
+    end = pd.to_datetime(labels["as_of_date"]).dt.date.max()
+    return end - timedelta(days=settings.model.training_window_days - 1), end
+
+
+def step_training_set(folder: Path, start: date | None, end: date | None, settings: Settings) -> dict:
+    """Build and snapshot the point-in-time training set of the window (default: the newest labels)."""
+    if start is None or end is None:
+        default_start, default_end = default_window(settings)
+        start, end = start or default_start, end or default_end
+    training = build_training_set(start, end, settings)
+    summary = {
+        "path": str(training.path),
+        "sha256": training.sha256,
+        "rows": len(training.frame),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "feature_service": training.feature_service,
+    }
+    (folder / "training_set.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _feature_columns(frame: pd.DataFrame) -> list[str]:
+    excluded = {"customer_id", "event_timestamp", "as_of_date", "churned", "future_watch_hours"}
+    return [c for c in frame.columns if c not in excluded]
+
+
+def step_split(folder: Path) -> dict:
+    """Split the snapshot by time: the test split is the most recent period."""
+    summary = json.loads((folder / "training_set.json").read_text())
+    split = time_split(pd.read_parquet(summary["path"]), "event_timestamp")
+    counts = {}
+    for name in SPLITS:
+        part = getattr(split, name)
+        part.to_parquet(folder / f"{name}.parquet", index=False)
+        counts[name] = len(part)
+    return counts
+
+
+def _load_split(folder: Path):
+    from driftloop.training import Split
+
+    return Split(*(pd.read_parquet(folder / f"{name}.parquet") for name in SPLITS))
+
+
+def step_train(folder: Path, params: dict | None, settings: Settings) -> dict:
+    """Train XGBoost with early stopping; save the booster and what scoring it needs."""
+    split = _load_split(folder)
+    model = train_model(
+        split, settings.task_type, _feature_columns(split.train), params, settings.model.seed, settings.model.device
+    )
+    model.booster.save_model(folder / "model.ubj")
+    meta = {
+        "task_type": model.task_type,
+        "feature_columns": model.feature_columns,
+        "params": model.params,
+        "best_iteration": model.best_iteration,
+        "device": model.device,
+    }
+    (folder / "model.json").write_text(json.dumps(meta, indent=2))
+    return {"device": model.device, "best_iteration": model.best_iteration}
+
+
+def load_trained(folder: Path) -> TrainedModel:
+    """The model a ``step_train`` saved."""
+    meta = json.loads((folder / "model.json").read_text())
+    booster = xgb.Booster()
+    booster.load_model(folder / "model.ubj")
+    return TrainedModel(booster=booster, **meta)
+
+
+def evaluation_slices(frame: pd.DataFrame) -> pd.DataFrame:
+    """The slices metrics are also computed on: plan, region and tenure band."""
+    return pd.DataFrame(
+        {"plan": frame["plan"], "region": frame["region"], "tenure_band": tenure_band(frame["tenure_days"])}
+    )
+
+
+def step_evaluate(folder: Path, settings: Settings) -> dict:
+    """Metrics of the model and of a simple baseline on the test split, overall and per slice."""
+    split, model = _load_split(folder), load_trained(folder)
+    target = target_column(model.task_type)
+    slices = evaluation_slices(split.test)
+    evaluation = evaluate(model.task_type, split.test[target], predict(model, split.test), slices)
+    numeric = [c for c in model.feature_columns if c not in CATEGORIES]
+    baseline_scores = baseline_predictions(model.task_type, split.train, split.test, numeric, target)
+    baseline = evaluate(model.task_type, split.test[target], baseline_scores, slices)
+    (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
+    (folder / "baseline.json").write_text(json.dumps(baseline, indent=2))
+    return {"model": evaluation["overall"], "baseline": baseline["overall"]}
+
+
+def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dict:
+    """Log the run to MLflow with its lineage and register a new version as ``challenger``."""
+    summary = json.loads((folder / "training_set.json").read_text())
+    split, model = _load_split(folder), load_trained(folder)
+    tags = {
+        **tags,
+        "feature_service": summary["feature_service"],
+        "snapshot_sha256": summary["sha256"],
+        "training_window": f"{summary['start']}..{summary['end']}",
+    }
+    logged = model_registry.log_and_register(
+        settings.mlflow_tracking_uri,
+        settings.mlflow_artifact_root,
+        settings.model.name,
+        model,
+        split.test,
+        json.loads((folder / "evaluation.json").read_text()),
+        json.loads((folder / "baseline.json").read_text()),
+        Path(summary["path"]),
+        summary["sha256"],
+        tags,
+    )
+    (folder / "registered.json").write_text(json.dumps(asdict(logged)))
+    return asdict(logged)
+
+
+def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
+    """Re-score the champion on the same test split, decide, and move ``champion`` when the gate says so."""
+    split, model = _load_split(folder), load_trained(folder)
+    registered = json.loads((folder / "registered.json").read_text())
+    uri, name = settings.mlflow_tracking_uri, settings.model.name
+    champion = model_registry.version_by_alias(uri, name, model_registry.CHAMPION)
+    champion_eval = None
+    if champion is not None:
+        scores = model_registry.predict_with_version(
+            uri, name, str(champion.version), split.test, model.feature_columns
+        )
+        target = target_column(model.task_type)
+        champion_eval = evaluate(model.task_type, split.test[target], scores, evaluation_slices(split.test))
+    decision = decide_promotion(
+        json.loads((folder / "evaluation.json").read_text()),
+        champion_eval,
+        json.loads((folder / "baseline.json").read_text()),
+        model.task_type,
+        settings.model.promotion_margin,
+        settings.model.slice_tolerance,
+        force=force,
+    )
+    previous = model_registry.apply_decision(uri, name, registered["version"], decision)
+    return {
+        "version": registered["version"],
+        "promote": decision.promote,
+        "reasons": decision.reasons,
+        "previous_champion": previous,
+        "champion_before": str(champion.version) if champion else None,
+    }

@@ -1,0 +1,161 @@
+"""train -> registry -> score through Airflow (``dag.test()``) on tiny data, predictions in a real PostgreSQL.
+
+Accepted batches and features are prepared with the package (the data half is tested through Airflow in
+test_data_pipeline.py); the model DAGs then run in Airflow, and the checks read the MLflow registry, the Parquet
+partitions and the PostgreSQL table the test created on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pandas as pd
+import psycopg2
+import pytest
+from dagruns import run_dag
+
+from driftloop import lake
+
+pytestmark = pytest.mark.integration
+
+START = date(2026, 5, 1)
+N_DAYS = 26
+HORIZON = 7
+LINEAGE_TAGS = {
+    "dag_id",
+    "run_id",
+    "try_number",
+    "git_commit",
+    "feature_service",
+    "training_window",
+    "snapshot_sha256",
+    "device",
+}
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
+    name = f"driftloop_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def prepared(airflow_db, tmp_path_factory, postgres_url):
+    """Accepted batches and features for N_DAYS, labels maturing after HORIZON days."""
+    from driftloop.feature_store import apply_feature_repo
+    from driftloop.features import build_features_for_day
+    from driftloop.ingest import copy_batch_to_raw
+    from driftloop.settings import get_settings
+    from driftloop.simulate import SimulationConfig, simulate_to_landing
+    from driftloop.validation import validate_batch
+
+    monkeypatch = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("model") / "data"
+    monkeypatch.setenv("DRIFTLOOP_DATA_ROOT", str(root))
+    monkeypatch.setenv("DRIFTLOOP_LABEL_HORIZON_DAYS", str(HORIZON))
+    monkeypatch.setenv("DRIFTLOOP_TRAINING_WINDOW_DAYS", str(N_DAYS - HORIZON))
+    monkeypatch.setenv("DRIFTLOOP_PREDICTIONS_DB_URL", postgres_url)
+    get_settings.cache_clear()
+    settings = get_settings()
+    config = SimulationConfig(n_customers=10000, seed=9, epoch=START - timedelta(days=40), label_horizon_days=HORIZON)
+    days = []
+    for batch in simulate_to_landing(config, START, N_DAYS, root / "landing"):
+        day = date.fromisoformat(batch.name.removeprefix("dt="))
+        copy_batch_to_raw(day, batch, settings)
+        validate_batch(day, settings)
+        build_features_for_day(day, settings)
+        days.append(day)
+    apply_feature_repo(settings)
+    yield {"settings": settings, "days": days, "monkeypatch": monkeypatch}
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def first_training(prepared):
+    result = run_dag("train", prepared["days"][-1], {"window_start": (START + timedelta(days=1)).isoformat()})
+    return result
+
+
+def test_the_first_model_is_promoted_with_its_lineage_tags(prepared, first_training):
+    from driftloop.model_registry import client
+
+    settings = prepared["settings"]
+    assert first_training.state == "success", first_training.tasks
+    assert first_training.tasks["publish_champion"] == "success"
+    registry = client(settings.mlflow_tracking_uri)
+    champion = registry.get_model_version_by_alias(settings.model.name, "champion")
+    assert str(champion.version) == "1" and set(champion.aliases) == {"champion", "challenger"}
+    assert LINEAGE_TAGS <= set(registry.get_run(champion.run_id).data.tags)
+    assert champion.tags["feature_service"] == "customer_churn_v1"
+    assert champion.tags["training_window"].startswith((START + timedelta(days=1)).isoformat())
+    assert champion.tags["promotion_decision"] == "promoted"
+
+
+def test_scoring_writes_one_row_per_active_customer_to_parquet_and_postgres(prepared, first_training):
+    settings = prepared["settings"]
+    day = prepared["days"][-1]
+    result = run_dag("score", day, {"days": [day.isoformat()]})
+    assert result.state == "success", result.tasks
+    active = pd.read_parquet(lake.partition_dir(settings.validated_dir / "customer_profiles", day) / "part.parquet")
+    parquet = pd.read_parquet(settings.predictions_dir / f"{lake.partition_name(day)}.parquet")
+    assert sorted(parquet["customer_id"]) == sorted(active["customer_id"])
+    assert set(parquet["model_version"]) == {"1"} and parquet["prediction"].between(0, 1).all()
+
+    assert run_dag("score", day, {"days": [day.isoformat()]}).state == "success"
+    with psycopg2.connect(settings.model.predictions_db_url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), count(DISTINCT customer_id), min(model_version) FROM predictions WHERE score_date = %s",
+            (day,),
+        )
+        assert cursor.fetchone() == (len(active), len(active), "1")
+    connection.close()
+
+
+def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepared, first_training):
+    from driftloop.model_registry import client
+
+    settings = prepared["settings"]
+    weak = {"num_boost_round": 1, "max_depth": 1, "eta": 0.01}
+    result = run_dag(
+        "train",
+        prepared["days"][-1],
+        {"window_start": (START + timedelta(days=1)).isoformat(), "hyperparameters": weak, "reason": "weak on purpose"},
+    )
+    assert result.state == "success", result.tasks
+    assert result.tasks["publish_champion"] == "skipped"
+    registry = client(settings.mlflow_tracking_uri)
+    challenger = registry.get_model_version_by_alias(settings.model.name, "challenger")
+    assert str(challenger.version) == "2"
+    assert challenger.tags["promotion_decision"] == "rejected"
+    assert "champion" in challenger.tags["promotion_reasons"]
+    assert str(registry.get_model_version_by_alias(settings.model.name, "champion").version) == "1"
+
+
+def test_the_regression_task_type_trains_registers_and_scores_through_the_same_dags(prepared, first_training):
+    monkeypatch = prepared["monkeypatch"]
+    monkeypatch.setenv("DRIFTLOOP_TASK_TYPE", "regression")
+    monkeypatch.setenv("DRIFTLOOP_MODEL_NAME", "watch_hours")
+    try:
+        day = prepared["days"][-1]
+        trained = run_dag(
+            "train", day, {"window_start": (START + timedelta(days=1)).isoformat(), "force_promote": True}
+        )
+        assert trained.state == "success", trained.tasks
+        scored = run_dag("score", day, {"days": [day.isoformat()]})
+        assert scored.state == "success", scored.tasks
+        from driftloop.settings import get_settings
+
+        settings = get_settings()
+        predictions = pd.read_parquet(settings.predictions_dir / f"{lake.partition_name(day)}.parquet")
+        assert set(predictions["model_name"]) == {"watch_hours"} and predictions["prediction"].notna().all()
+    finally:
+        monkeypatch.setenv("DRIFTLOOP_TASK_TYPE", "classification")
+        monkeypatch.setenv("DRIFTLOOP_MODEL_NAME", "churn")
