@@ -1,10 +1,11 @@
-"""The demo scenario, driven through a running Airflow's REST API: simulate, ingest, validate, build features.
+"""The demo scenario, driven through a running Airflow's REST API: simulate, ingest, features, train, score.
 
-``make demo`` starts Airflow and runs ``python -m driftloop.demo``. It writes N days of simulated batches (one of
-them corrupt) through the ``simulate_source`` DAG, triggers ``ingest`` for each day but the last, unpauses the DAGs so
-the scheduler also creates the regular run for the last day, waits for ``ingest`` and the asset-triggered
-``features`` runs, and prints what happened per day, with the online store checked against the offline store.
-Demo settings come from ``DRIFTLOOP_DEMO_*`` variables (see ``.env.example``).
+``make demo`` starts Airflow and the MLflow UI and runs ``python -m driftloop.demo``. It writes N days of simulated
+batches (one of them corrupt) through the ``simulate_source`` DAG, triggers ``ingest`` for each day but the last,
+unpauses the DAGs so the scheduler also creates the regular run for the last day, waits for ``ingest`` and the
+asset-triggered ``features`` runs, trains and gates a model with ``train``, scores the last days with ``score``,
+and prints what happened: per day, the registry, and the predictions. Demo settings come from ``DRIFTLOOP_DEMO_*``
+variables (see ``.env.example``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from driftloop import lake
 from driftloop.airflow_api import AirflowClient
 from driftloop.settings import Settings, get_settings
 
-DAG_IDS = ["simulate_source", "ingest", "features"]
+DAG_IDS = ["simulate_source", "ingest", "features", "train", "score"]
 
 
 def demo_days(n_days: int, today: date | None = None) -> list[date]:
@@ -90,8 +91,8 @@ def online_matches_offline(settings: Settings, day: date, sample: int = 5) -> tu
 def main() -> int:
     """Run the demo scenario against the Airflow API named by the environment; print and save a summary."""
     settings = get_settings()
-    n_days = _env_int("DRIFTLOOP_DEMO_DAYS", 8)
-    customers = _env_int("DRIFTLOOP_DEMO_CUSTOMERS", 100_000)
+    n_days = _env_int("DRIFTLOOP_DEMO_DAYS", 24)
+    customers = _env_int("DRIFTLOOP_DEMO_CUSTOMERS", 20_000)
     corrupt_index = _env_int("DRIFTLOOP_DEMO_CORRUPT_DAY", 5)
     corruption = os.environ.get("DRIFTLOOP_DEMO_CORRUPTION") or "bad_type"
     base_url = os.environ.get("AIRFLOW__API__BASE_URL", "http://localhost:8080")
@@ -148,13 +149,86 @@ def main() -> int:
             f"\nonline store vs offline features on {last_with_features} for customers {ids}: "
             f"{'identical' if equal else 'DIFFERENT'}"
         )
+    model = train_and_score(
+        client, settings, [d for d in days if d != corrupt_day][-_env_int("DRIFTLOOP_DEMO_SCORED_DAYS", 3) :]
+    )
+    mlflow_ui = f"http://localhost:{os.environ.get('DRIFTLOOP_MLFLOW_UI_PORT') or 5000}"
     out = settings.data_root / "demo" / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"days": summary, "airflow_ui": base_url}, indent=2))
-    print(f"\nAirflow UI: {base_url} (user {client.username}, password {client.password}); summary: {out}")
-    print("Stop everything with `make down`.")
+    out.write_text(json.dumps({"days": summary, **model, "airflow_ui": base_url, "mlflow_ui": mlflow_ui}, indent=2))
+    print(f"\nAirflow UI: {base_url} (user {client.username}, password {client.password}); MLflow UI: {mlflow_ui}")
+    print(f"Summary: {out}. Stop everything with `make down`.")
     quarantined = [r for r in summary if r["quarantined"]]
-    return 0 if len(quarantined) == 1 and all(r["feature_rows"] for r in summary if not r["quarantined"]) else 1
+    data_ok = len(quarantined) == 1 and all(r["feature_rows"] for r in summary if not r["quarantined"])
+    return 0 if data_ok and model["champion"] and all(model["predictions"].values()) else 1
+
+
+def registry_summary(settings: Settings) -> list[dict]:
+    """Every registered version of the model with its aliases and gate decision."""
+    from driftloop.model_registry import client
+
+    registry = client(settings.mlflow_tracking_uri)
+    versions = registry.search_model_versions(f"name = '{settings.model.name}'")
+    return sorted(
+        (
+            {
+                "version": str(v.version),
+                "aliases": sorted(v.aliases),
+                "decision": v.tags.get("promotion_decision"),
+                "training_window": v.tags.get("training_window"),
+                "device": v.tags.get("device"),
+            }
+            for v in versions
+        ),
+        key=lambda v: int(v["version"]),
+    )
+
+
+def database_counts(url: str, days: list[date]) -> dict[str, int]:
+    """Rows of the predictions table per day (empty when no database is configured)."""
+    if not url:
+        return {}
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT score_date, count(*) FROM predictions WHERE score_date = ANY(%s) GROUP BY score_date", (days,)
+        )
+        counts = {day.isoformat(): rows for day, rows in cursor.fetchall()}
+    connection.close()
+    return counts
+
+
+def train_and_score(client: AirflowClient, settings: Settings, score_days: list[date]) -> dict:
+    """Run ``train`` once, then ``score`` for ``score_days``; print the registry and prediction counts."""
+    import pyarrow.parquet as pq
+
+    client.set_paused("train", False)
+    run_id = client.trigger("train", conf={"reason": "demo: initial model"})
+    print(f"\ntrain: run {run_id}")
+    state = client.wait_for_runs("train", [run_id], timeout_s=1800)[run_id]
+    gate = next((t for t in client.task_instances("train", run_id) if t["task_id"] == "gate"), {})
+    print(f"train: {state}; gate task {gate.get('state')} (its log in the UI says why)")
+    versions = registry_summary(settings)
+    print(f"\nregistry of {settings.model.name}:")
+    for v in versions:
+        print(
+            f"  version {v['version']}: aliases {v['aliases'] or '-'}, gate {v['decision']}, "
+            f"window {v['training_window']}, trained on {v['device']}"
+        )
+    client.set_paused("score", False)
+    score_run = client.trigger("score", conf={"days": [d.isoformat() for d in score_days]})
+    client.wait_for_runs("score", [score_run], timeout_s=1800)
+    predictions = {}
+    for day in score_days:
+        path = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
+        predictions[day.isoformat()] = pq.read_metadata(path).num_rows if path.exists() else 0
+    in_database = database_counts(settings.model.predictions_db_url, score_days)
+    print("\npredictions per scored day (Parquet" + (", PostgreSQL table" if in_database else "") + "):")
+    for day, rows in predictions.items():
+        print(f"  {day}: {rows} customers" + (f", {in_database.get(day, 0)} rows in the table" if in_database else ""))
+    champion = next((v["version"] for v in versions if "champion" in v["aliases"]), None)
+    return {"model_versions": versions, "champion": champion, "predictions": predictions}
 
 
 if __name__ == "__main__":

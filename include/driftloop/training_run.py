@@ -34,12 +34,15 @@ def run_folder(run_id: str, settings: Settings | None = None) -> Path:
 
 
 def default_window(settings: Settings) -> tuple[date, date]:
-    """The newest ``training_window_days`` of matured labels, by as_of date."""
+    """The newest ``training_window_days`` of matured labels, by as_of date, from the first day with features."""
+    from driftloop import lake
+
     labels = label_events(date.min, date.max, settings)
-    if labels.empty:
-        raise ValueError("no matured labels yet: ingest more days before training")
+    feature_days = lake.partition_days(settings.offline_store_dir)
+    if labels.empty or not feature_days:
+        raise ValueError("no matured labels with features yet: ingest more days before training")
     end = pd.to_datetime(labels["as_of_date"]).dt.date.max()
-    return end - timedelta(days=settings.model.training_window_days - 1), end
+    return max(end - timedelta(days=settings.model.training_window_days - 1), feature_days[0]), end
 
 
 def step_training_set(folder: Path, start: date | None, end: date | None, settings: Settings) -> dict:

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 import pandas as pd
 import psycopg2
 import pytest
-from dagruns import run_dag
 
+from dagruns import run_dag
 from driftloop import lake
 
 pytestmark = pytest.mark.integration
