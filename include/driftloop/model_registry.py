@@ -63,6 +63,20 @@ def _plots(model: TrainedModel, y_true: np.ndarray, y_pred: np.ndarray, evaluati
     fig.tight_layout()
     fig.savefig(folder / "feature_importance.png")
     plt.close(fig)
+    if model.task_type == "classification":
+        from sklearn.metrics import precision_recall_curve, roc_curve
+
+        fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(9, 4))
+        fpr, tpr, _ = roc_curve(y_true, y_pred)
+        roc_ax.plot(fpr, tpr)
+        roc_ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+        roc_ax.set_title(f"ROC (AUC {evaluation['overall']['roc_auc']:.3f})")
+        precision, recall, _ = precision_recall_curve(y_true, y_pred)
+        pr_ax.plot(recall, precision)
+        pr_ax.set_title(f"Precision-recall (AP {evaluation['overall']['pr_auc']:.3f})")
+        fig.tight_layout()
+        fig.savefig(folder / "roc_pr.png")
+        plt.close(fig)
     fig, ax = plt.subplots(figsize=(5, 4))
     if model.task_type == "classification":
         table = evaluation["calibration"]
@@ -128,7 +142,8 @@ def log_and_register(
     with mlflow.start_run(run_name=tags.get("run_id")) as run, tempfile.TemporaryDirectory() as scratch:
         mlflow.log_params(model.params)
         mlflow.log_metrics(_flat_metrics("test_", evaluation) | _flat_metrics("baseline_", baseline))
-        mlflow.set_tags({**tags, "device": model.device, "task_type": model.task_type})
+        tags = {**tags, "device": model.device, "task_type": model.task_type}
+        mlflow.set_tags(tags)
         dataset = mlflow.data.from_pandas(
             pd.read_parquet(snapshot_path), source=str(snapshot_path), name="training_set", digest=snapshot_sha256[:36]
         )

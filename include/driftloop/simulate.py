@@ -180,7 +180,7 @@ class _World:
         # Interactions and a U-shape, as in real churn: failed payments hurt new customers most, low usage hurts
         # most on the cheapest plan, and binge-watchers who ran out of content leave too.
         logit += 2.5 * (tenure_days < 90) * (self.recent_failures > 0.5)
-        logit += 2.0 * (pop.plan == 0) * (low_engagement > 1.5) + 2.5 * (self.recent_minutes > 150.0)
+        logit += 2.0 * (pop.plan == 0) * (low_engagement > 1.5) + 2.5 * (self.recent_minutes > 100.0)
         cancels = active & (rng.random(len(active)) < 1.0 / (1.0 + np.exp(-logit)))
         self.cancel_ordinal[cancels] = ordinal
 

@@ -26,14 +26,15 @@ EVAL_METRICS = {"classification": "logloss", "regression": "rmse"}
 CATEGORIES = {"plan": PLANS, "region": REGIONS}
 DEVICE_PREFERENCES = ("auto", "cpu", "cuda")
 
+# Shallow, regularized trees: churn labels are rare (a few percent), so deeper trees overfit the positives.
 DEFAULT_PARAMS = {
-    "max_depth": 6,
-    "eta": 0.1,
-    "subsample": 0.9,
-    "colsample_bytree": 0.9,
-    "min_child_weight": 1.0,
-    "num_boost_round": 300,
-    "early_stopping_rounds": 20,
+    "max_depth": 3,
+    "eta": 0.05,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 10.0,
+    "num_boost_round": 600,
+    "early_stopping_rounds": 50,
 }
 
 

@@ -70,7 +70,12 @@ def test_a_run_is_logged_with_lineage_and_registered_as_challenger(tracking, tmp
     assert run.data.tags["device"] == "cpu" and "test_roc_auc" in run.data.metrics
     assert run.inputs.dataset_inputs[0].dataset.name == "training_set"
     artifacts = {a.path for a in client.list_artifacts(logged.run_id, "evaluation")}
-    assert {"evaluation/calibration.png", "evaluation/feature_importance.png", "evaluation/model_card.md"} <= artifacts
+    assert {
+        "evaluation/calibration.png",
+        "evaluation/roc_pr.png",
+        "evaluation/feature_importance.png",
+        "evaluation/model_card.md",
+    } <= artifacts
     reloaded = registry.predict_with_version(tracking, NAME, logged.version, split.test, FEATURES)
     np.testing.assert_allclose(reloaded, predict(model, split.test), rtol=1e-6)
 
