@@ -168,7 +168,11 @@ def registry_summary(settings: Settings) -> list[dict]:
     from driftloop.model_registry import client
 
     registry = client(settings.mlflow_tracking_uri)
-    versions = registry.search_model_versions(f"name = '{settings.model.name}'")
+    # Search results carry no aliases, so each version is read whole.
+    versions = [
+        registry.get_model_version(settings.model.name, found.version)
+        for found in registry.search_model_versions(f"name = '{settings.model.name}'")
+    ]
     return sorted(
         (
             {
@@ -213,7 +217,7 @@ def train_and_score(client: AirflowClient, settings: Settings, score_days: list[
     print(f"\nregistry of {settings.model.name}:")
     for v in versions:
         print(
-            f"  version {v['version']}: aliases {v['aliases'] or '-'}, gate {v['decision']}, "
+            f"  version {v['version']}: aliases {v['aliases'] or '-'}, gate {v['decision']} ({v['reasons']}), "
             f"window {v['training_window']}, trained on {v['device']}"
         )
     champion = next((v["version"] for v in versions if "champion" in v["aliases"]), None)

@@ -94,6 +94,7 @@ class LandingBatchSensor(BaseSensorOperator):
         self._settings = settings
 
     def poke(self, context) -> bool:
+        """Whether the day's completion marker is in landing now."""
         location = marker_location(self._settings, parse_day(self.day))
         self.log.info("Looking for %s", location)
         if self._settings.landing_is_s3:
@@ -102,6 +103,7 @@ class LandingBatchSensor(BaseSensorOperator):
         return Path(location).exists()
 
     def execute(self, context) -> None:
+        """Return at once if the batch is there, else defer to the file or S3 trigger."""
         if self.poke(context):
             return
         location = marker_location(self._settings, parse_day(self.day))
@@ -122,6 +124,7 @@ class LandingBatchSensor(BaseSensorOperator):
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
 
     def execute_complete(self, context, event: Any = None) -> None:
+        """Resume after the trigger fired; fail if it reported an error."""
         if isinstance(event, dict) and event.get("status") == "error":
             raise RuntimeError(f"waiting for batch {self.day} in {self.landing_uri} failed: {event.get('message')}")
         self.log.info("Batch %s has landed in %s", self.day, self.landing_uri)
