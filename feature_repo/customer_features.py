@@ -1,18 +1,26 @@
-"""Feast definitions of driftloop's customer features: entity, offline source, feature view, feature services.
+"""Feast definitions of driftloop's customer features: project, entity, offline source, feature view, feature service.
 
 This is the one declaration of the features. ``driftloop.features.compute_daily_features`` produces exactly these
 columns, and ``tests/unit/test_features.py`` fails when the two differ. To add a feature, declare it here and compute
-it there; give models a new FeatureService version when their inputs change.
+it there; give models a new FeatureService version when their inputs change. Paths and the project name come from
+the ``DRIFTLOOP_*`` variables that ``driftloop.feature_store`` exports (``Settings.feast_env``).
 """
 
 import os
 from datetime import timedelta
 from pathlib import Path
 
-from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, Project, ValueType
 from feast.types import Float64, Int64, String
 
 OWNER = {"owner": "driftloop", "team": "churn"}
+
+# The Feast project; its name is the one feature_store.yaml expands from the same variable.
+project = Project(
+    name=os.environ.get("DRIFTLOOP_FEAST_PROJECT", "driftloop"),
+    description="driftloop's churn features of the subscription video service.",
+    tags=OWNER,
+)
 
 # The subscriber: every feature row and label event is keyed by customer_id.
 customer = Entity(
@@ -23,7 +31,8 @@ customer = Entity(
     tags=OWNER,
 )
 
-# One Parquet file per day (dt=YYYY-MM-DD.parquet) in the offline store folder, written by the features DAG.
+# The offline store folder: one Parquet file per day (dt=YYYY-MM-DD.parquet) written by the features DAG, read by Feast
+# as one dataset (files starting with "." or "_", such as in-progress writes, are skipped).
 customer_daily_source = FileSource(
     name="customer_daily_features_source",
     path=os.environ.get(
@@ -39,9 +48,11 @@ customer_daily_source = FileSource(
 customer_daily_features = FeatureView(
     name="customer_daily_features",
     entities=[customer],
-    # A row stays valid for two days, so a lookup still finds the previous day when a day's batch was quarantined.
+    # A lookup (training label, scoring) at the end of day d takes the newest row at or before it, at most two days
+    # old: d's row, or d-1's or d-2's when d's batch (and d-1's) was quarantined; older rows count as missing.
     ttl=timedelta(days=2),
     schema=[
+        Field(name="customer_id", dtype=Int64, description="Join key of the customer entity."),
         Field(name="sessions_7d", dtype=Int64, description="Viewing sessions in the last 7 days."),
         Field(name="sessions_30d", dtype=Int64, description="Viewing sessions in the last 30 days."),
         Field(name="minutes_7d", dtype=Float64, description="Minutes watched in the last 7 days."),
@@ -54,7 +65,7 @@ customer_daily_features = FeatureView(
         Field(
             name="days_since_last_session",
             dtype=Int64,
-            description="Days since the last session; 31 when none in the last 30 days.",
+            description="Days since the day of the last session; window + 1 (31) when none in the last 30 days.",
         ),
         Field(name="support_contacts_30d", dtype=Int64, description="Support contacts in the last 30 days."),
         Field(name="payment_failures_30d", dtype=Int64, description="Failed payments in the last 30 days."),

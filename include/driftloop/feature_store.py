@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
-from feast import FeatureStore, Project
+from feast import FeatureStore
+from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
 from driftloop import lake
@@ -49,7 +50,7 @@ def feature_store(settings: Settings | None = None) -> FeatureStore:
     return FeatureStore(repo_path=str(settings.feature_repo))
 
 
-def _repo_contents(settings: Settings):
+def _repo_contents(settings: Settings) -> RepoContents:
     """Parse ``feature_repo/`` afresh (its modules read the environment when imported), as ``feast apply`` does."""
     _export_env(settings)
     repo_dir = str(settings.feature_repo)
@@ -60,8 +61,12 @@ def _repo_contents(settings: Settings):
             del sys.modules[name]
     with contextlib.chdir(settings.feature_repo):
         repo = parse_repo(settings.feature_repo)
-    if not repo.projects:
-        repo.projects.append(Project(name=settings.feast_project, description="driftloop's churn features"))
+    projects = [project.name for project in repo.projects]
+    if projects != [settings.feast_project]:
+        raise ValueError(
+            f"{settings.feature_repo} must declare exactly one Project named {settings.feast_project!r} "
+            f"(DRIFTLOOP_FEAST_PROJECT), found {projects}"
+        )
     return repo
 
 
@@ -76,20 +81,25 @@ def apply_feature_repo(settings: Settings | None = None) -> list[str]:
 
 
 def declared_feature_schema(settings: Settings | None = None) -> dict[str, str]:
-    """Feature column -> Feast type name (``Int64``, ``Float64``, ``String``) as the feature view declares them."""
+    """Feature column -> Feast type name (``Int64``, ``Float64``, ``String``) as the feature view declares them, in
+    declaration order, from the definitions in ``feature_repo/`` (no registry needed); the entity key is not a
+    feature."""
     settings = settings or get_settings()
     repo = _repo_contents(settings)
     [view] = [v for v in repo.feature_views if v.name == FEATURE_VIEW]
-    entity_columns = {c.name for c in view.entity_columns}
-    return {f.name: str(f.dtype) for f in view.schema if f.name not in entity_columns}
+    return {f.name: str(f.dtype) for f in view.features}
 
 
 def materialize_days(days: Sequence[date], settings: Settings | None = None) -> MaterializeResult:
     """Load the feature rows of ``days``, the overlap days before them, and any later day, into the online store.
 
-    The interval always runs to the newest day in the offline store, so a run that finishes after a run for a later
-    day never puts older values back online (the online store keeps the newest row of the interval per customer).
+    The interval runs from ``min(days) - materialize_overlap_days`` to the newest day in the offline store (at least
+    ``max(days)``), so a run that finishes after a run for a later day never puts older values back online: the
+    online store keeps, per customer, the newest row of the interval last materialized. Rerunning it writes the same
+    values.
     """
+    if not days:
+        raise ValueError("materialize_days needs at least one day")
     settings = settings or get_settings()
     first = min(days) - timedelta(days=settings.materialize_overlap_days)
     last = max([*days, *lake.partition_days(settings.offline_store_dir)])
@@ -100,8 +110,11 @@ def materialize_days(days: Sequence[date], settings: Settings | None = None) -> 
 
 
 def online_features(customer_ids: Sequence[int], settings: Settings | None = None) -> pd.DataFrame:
-    """The online values of the model's FeatureService for ``customer_ids``."""
+    """The online values of the model's FeatureService for ``customer_ids``: ``customer_id`` then the service's
+    features in their declared order, one row per id in the given order (missing values for unknown customers)."""
     store = feature_store(settings or get_settings())
     service = store.get_feature_service(FEATURE_SERVICE)
+    columns = [f.name for projection in service.feature_view_projections for f in projection.features]
     rows = [{"customer_id": int(i)} for i in customer_ids]
-    return store.get_online_features(features=service, entity_rows=rows).to_df()
+    online = store.get_online_features(features=service, entity_rows=rows).to_df()
+    return online[["customer_id", *columns]]

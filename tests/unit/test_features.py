@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from driftloop import lake
 from driftloop.feature_store import declared_feature_schema
 from driftloop.features import build_features_for_day, check_against_declaration, compute_daily_features
 from driftloop.settings import load_settings
+from driftloop.tables import ACTIVITY, PROFILES
 
 DAY = date(2026, 3, 31)
 
@@ -19,21 +22,26 @@ def _events(rows):
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
     frame["event_id"] = [f"e{i}" for i in range(len(frame))]
     frame["genre"] = "drama"
-    return frame
+    return frame[list(ACTIVITY.columns)]
 
 
-PROFILES = pd.DataFrame(
-    {
-        "snapshot_date": pd.to_datetime([DAY, DAY, DAY]),
-        "customer_id": [2, 1, 3],
-        "plan": ["premium", "basic", "standard"],
-        "monthly_charge": [19.99, 8.99, 13.99],
-        "region": ["east", "north", None],
-        "signup_date": pd.to_datetime(["2026-03-01", "2025-03-31", "2026-03-31"]),
-    }
+def _profiles(day, rows):
+    frame = pd.DataFrame(rows, columns=["customer_id", "plan", "monthly_charge", "region", "signup_date"])
+    frame["snapshot_date"] = pd.Timestamp(day)
+    frame["signup_date"] = pd.to_datetime(frame["signup_date"])
+    return frame[list(PROFILES.columns)]
+
+
+PROFILES_TODAY = _profiles(
+    DAY,
+    [
+        [2, "premium", 19.99, "east", "2026-03-01"],
+        [1, "basic", 8.99, "north", "2025-03-31"],
+        [3, "standard", 13.99, None, "2026-03-31"],
+    ],
 )
 
-ACTIVITY = _events(
+ACTIVITY_UP_TO_TOMORROW = _events(
     [
         # customer 1: two sessions today, one 6 days ago, one 29 days ago (in the 30-day window), one 30 days ago
         # (outside it), one tomorrow (after the day: must be ignored), a support contact and a payment failure.
@@ -55,7 +63,7 @@ ACTIVITY = _events(
 
 @pytest.fixture(scope="module")
 def features():
-    return compute_daily_features(DAY, ACTIVITY, PROFILES, window_days=30).set_index("customer_id")
+    return compute_daily_features(DAY, ACTIVITY_UP_TO_TOMORROW, PROFILES_TODAY, window_days=30).set_index("customer_id")
 
 
 def test_one_row_per_active_customer_stamped_at_the_end_of_the_day(features):
@@ -86,6 +94,52 @@ def test_a_customer_with_one_old_session_and_one_with_none(features):
     assert three["tenure_days"] == 0 and three["region"] is None
 
 
+def test_window_edges_are_n_days_before_the_end_of_the_day():
+    # The end of Mar 31 is Apr 1 00:00. The 30-day window starts exactly 30 days earlier, Mar 2 00:00:00; the 7-day
+    # window starts Mar 25 00:00:00. Each edge: one event on it (counted) and one a second before it (not counted).
+    activity = _events(
+        [
+            [1, "2026-03-02T00:00:00Z", "session", "tv", 1.0],  # first instant of the 30-day window: counted
+            [1, "2026-03-01T23:59:59Z", "session", "tv", 2.0],  # a second before it: not counted
+            [1, "2026-03-25T00:00:00Z", "session", "tv", 4.0],  # first instant of the 7-day window
+            [1, "2026-03-24T23:59:59Z", "session", "tv", 8.0],  # only in the 30-day window
+            [1, "2026-03-31T23:59:59Z", "session", "tv", 16.0],  # last instant of the day: counted
+            [1, "2026-04-01T00:00:00Z", "session", "tv", 32.0],  # the next day: ignored
+        ]
+    )
+    one = compute_daily_features(DAY, activity, PROFILES_TODAY, window_days=30).set_index("customer_id").loc[1]
+    assert (one["sessions_30d"], one["minutes_30d"]) == (4, 1.0 + 4.0 + 8.0 + 16.0)
+    assert (one["sessions_7d"], one["minutes_7d"]) == (2, 4.0 + 16.0)
+    # active days in 30 days: Mar 2, 24, 25, 31; last session today
+    assert (one["active_days_30d"], one["days_since_last_session"]) == (4, 0)
+
+
+def test_last_session_at_the_start_of_the_window_is_29_days_ago():
+    activity = _events([[1, "2026-03-02T00:00:00Z", "session", "tv", 10.0]])
+    one = compute_daily_features(DAY, activity, PROFILES_TODAY, window_days=30).set_index("customer_id").loc[1]
+    assert one["days_since_last_session"] == 29
+
+
+def test_dates_given_as_python_dates_give_the_same_features(features):
+    as_dates = PROFILES_TODAY.assign(snapshot_date=DAY, signup_date=[d.date() for d in PROFILES_TODAY["signup_date"]])
+    again = compute_daily_features(DAY, ACTIVITY_UP_TO_TOMORROW, as_dates, window_days=30).set_index("customer_id")
+    pd.testing.assert_frame_equal(again, features)
+
+
+def test_only_the_days_snapshot_counts_and_no_activity_at_all_is_fine():
+    yesterday = _profiles(date(2026, 3, 30), [[7, "basic", 8.99, "west", "2026-01-01"]])
+    no_activity = pd.DataFrame(columns=list(ACTIVITY.columns))
+    produced = compute_daily_features(DAY, no_activity, pd.concat([yesterday, PROFILES_TODAY]), window_days=30)
+    assert list(produced["customer_id"]) == [1, 2, 3]
+    assert (produced["sessions_30d"] == 0).all() and (produced["days_since_last_session"] == 31).all()
+
+
+def test_a_customer_twice_in_the_snapshot_is_an_error():
+    twice = pd.concat([PROFILES_TODAY, PROFILES_TODAY.iloc[:1]])
+    with pytest.raises(ValueError, match=r"profiles of 2026-03-31: customer_id must be unique .* \[2\]"):
+        compute_daily_features(DAY, ACTIVITY_UP_TO_TOMORROW, twice)
+
+
 def test_produced_columns_and_types_are_exactly_the_feature_view_declaration(features):
     declared = declared_feature_schema(load_settings())
     check_against_declaration(features.reset_index(), declared)
@@ -99,13 +153,53 @@ def test_a_difference_from_the_declaration_is_named():
         check_against_declaration(produced, declared)
     message = str(error.value)
     assert "churn_score: declared but not produced" in message
+    assert "event_timestamp: declared but not produced" in message
     assert "extra: produced but not declared" in message
     assert "sessions_7d: produced float64, declared Int64" in message
 
 
 def test_building_a_day_needs_its_accepted_profiles(data_root):
-    with pytest.raises(FileNotFoundError, match="no accepted profiles for 2026-03-31"):
+    with pytest.raises(
+        FileNotFoundError, match="no accepted profiles for 2026-03-31: .*customer_profiles/dt=2026-03-31"
+    ):
         build_features_for_day(DAY, load_settings())
+
+
+def _write_accepted(settings, table, day, frame):
+    target = lake.partition_dir(settings.validated_dir / table, day)
+    target.mkdir(parents=True)
+    frame.to_parquet(target / "part.parquet", index=False)
+
+
+def test_building_a_day_reads_the_window_days_that_exist_and_rewrites_identical_bytes(data_root):
+    settings = load_settings()
+    # Accepted activity on Mar 30 and Mar 31 (Mar 29's batch was quarantined: absent); Mar 1 is outside the window.
+    _write_accepted(
+        settings, "activity_events", date(2026, 3, 1), _events([[1, "2026-03-01T10:00:00Z", "session", "tv", 5.0]])
+    )
+    _write_accepted(
+        settings, "activity_events", date(2026, 3, 30), _events([[1, "2026-03-30T10:00:00Z", "session", "tv", 40.0]])
+    )
+    _write_accepted(settings, "activity_events", DAY, _events([[2, "2026-03-31T10:00:00Z", "session", "mobile", 15.0]]))
+    # Nobody's region is known today: the column is still a string column in the partition.
+    _write_accepted(settings, "customer_profiles", DAY, PROFILES_TODAY.assign(region=None))
+
+    first = build_features_for_day(DAY, settings)
+    first_bytes = first.path.read_bytes()
+    second = build_features_for_day(DAY, settings)
+
+    assert first.path == settings.offline_store_dir / "dt=2026-03-31.parquet" and first.rows == 3
+    assert second.path.read_bytes() == first_bytes, "same inputs, byte-identical partition"
+    written = pd.read_parquet(first.path).set_index("customer_id")
+    assert list(written.index) == [1, 2, 3]
+    assert (
+        written.loc[1, "sessions_30d"],
+        written.loc[1, "minutes_30d"],
+        written.loc[1, "days_since_last_session"],
+    ) == (1, 40.0, 1)
+    assert (written.loc[2, "sessions_7d"], written.loc[2, "mobile_share_30d"]) == (1, 1.0)
+    assert str(pq.read_schema(first.path).field("region").type) == "string"
+    assert [p.name for p in settings.offline_store_dir.iterdir()] == ["dt=2026-03-31.parquet"], "no scratch left"
 
 
 def test_accepted_days_without_up_to_date_features_are_pending(data_root):
