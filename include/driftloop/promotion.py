@@ -1,9 +1,10 @@
 """The champion gate: whether a newly trained challenger replaces the champion, and why.
 
-All inputs are ``driftloop.evaluation.evaluate`` results on the same fresh test split. A challenger is promoted when
-it beats the baseline on the primary metric and either there is no champion, or it beats the champion by ``margin``
-and is not worse than the champion by more than ``slice_tolerance`` on any slice both were scored on. ``force``
-promotes regardless, saying so.
+All inputs are ``driftloop.evaluation.evaluate`` results on the same fresh test split, compared on the task type's
+primary metric (ROC AUC, higher is better; RMSE, lower is better). A challenger is promoted when it beats the
+baseline, and either there is no champion, or it beats the champion by at least ``margin`` and is not worse than
+the champion by more than ``slice_tolerance`` on any slice both were scored on. A metric that is missing or NaN
+never counts as better. ``force`` promotes regardless, saying so. A worse challenger is never promoted otherwise.
 """
 
 from __future__ import annotations
@@ -22,8 +23,39 @@ class PromotionDecision:
 
 
 def _gain(value: float, reference: float, direction: str) -> float:
-    """How much better ``value`` is than ``reference`` (positive: better) for a metric of that direction."""
+    """How much better ``value`` is than ``reference`` (positive: better; NaN when either is NaN)."""
     return value - reference if direction == "higher" else reference - value
+
+
+def _overall(evaluation: dict, role: str, metric: str) -> float:
+    try:
+        return float(evaluation["overall"][metric])
+    except KeyError as exc:
+        raise ValueError(f"the {role} evaluation has no overall {metric!r}: pass evaluate()'s result") from exc
+
+
+def _slice_reasons(
+    challenger: dict, champion: dict, metric: str, direction: str, slice_tolerance: float
+) -> tuple[bool, list[str]]:
+    """Whether no shared slice is worse than the champion beyond the tolerance, and the sentences saying so."""
+    shared = sorted(set(challenger.get("slices", {})) & set(champion.get("slices", {})))
+    failures = []
+    for name in shared:
+        ours, theirs = challenger["slices"][name][metric], champion["slices"][name][metric]
+        gain = _gain(ours, theirs, direction)
+        if not gain >= -slice_tolerance:
+            failures.append(
+                f"worse than the champion on slice {name} beyond the tolerance {slice_tolerance}: "
+                f"{metric} {ours:.4f} vs {theirs:.4f} ({gain:+.4f})"
+            )
+    if failures:
+        return False, failures
+    if not shared:
+        return True, ["no slice was scored for both the challenger and the champion"]
+    return True, [
+        f"not worse than the champion beyond the tolerance {slice_tolerance} on any of {len(shared)} slices "
+        f"({', '.join(shared)})"
+    ]
 
 
 def decide_promotion(
@@ -35,21 +67,24 @@ def decide_promotion(
     slice_tolerance: float,
     force: bool = False,
 ) -> PromotionDecision:
-    """Apply the gate to evaluation results; see the module docstring for the rules."""
+    """Apply the gate to ``evaluate`` results of the challenger, the champion (None when there is none) and the
+    baseline, all on the same test split; see the module docstring for the rules."""
+    if margin < 0 or slice_tolerance < 0:
+        raise ValueError(f"margin={margin} and slice_tolerance={slice_tolerance} must not be negative")
     metric, direction = primary_metric(task_type)
-    ours = challenger["overall"][metric]
+    better = "higher" if direction == "higher" else "lower"
+    ours, base = _overall(challenger, "challenger", metric), _overall(baseline, "baseline", metric)
     reasons = []
-    passed = True
-    base = baseline["overall"][metric]
-    if _gain(ours, base, direction) > 0:
-        reasons.append(f"beats the baseline on {metric}: {ours:.4f} vs {base:.4f}")
-    else:
-        passed = False
-        reasons.append(f"does not beat the baseline on {metric}: {ours:.4f} vs {base:.4f}")
+    beats_baseline = _gain(ours, base, direction) > 0
+    reasons.append(
+        f"{'beats' if beats_baseline else 'does not beat'} the baseline on {metric} ({better} is better): "
+        f"{ours:.4f} vs {base:.4f}"
+    )
+    passed = beats_baseline
     if champion is None:
         reasons.append("there is no champion yet")
     else:
-        theirs = champion["overall"][metric]
+        theirs = _overall(champion, "champion", metric)
         gain = _gain(ours, theirs, direction)
         if gain >= margin:
             reasons.append(
@@ -57,16 +92,16 @@ def decide_promotion(
             )
         else:
             passed = False
-            reasons.append(f"does not beat the champion on {metric} by the margin {margin}: {ours:.4f} vs {theirs:.4f}")
-        for name in sorted(set(challenger["slices"]) & set(champion["slices"])):
-            ours_slice, theirs_slice = challenger["slices"][name][metric], champion["slices"][name][metric]
-            if _gain(ours_slice, theirs_slice, direction) < -slice_tolerance:
-                passed = False
-                reasons.append(
-                    f"worse than the champion on slice {name} beyond the tolerance {slice_tolerance}: "
-                    f"{metric} {ours_slice:.4f} vs {theirs_slice:.4f}"
-                )
-    if force and not passed:
-        reasons.append("promoted anyway: force_promote was set")
+            reasons.append(
+                f"does not beat the champion on {metric} by the margin {margin}: {ours:.4f} vs {theirs:.4f} "
+                f"({gain:+.4f})"
+            )
+        slices_pass, slice_reasons = _slice_reasons(challenger, champion, metric, direction, slice_tolerance)
+        passed = passed and slices_pass
+        reasons.extend(slice_reasons)
+    if force:
+        reasons.append(
+            "force_promote was set; the gate passed on its own" if passed else "promoted anyway: force_promote was set"
+        )
         return PromotionDecision(True, reasons)
     return PromotionDecision(passed, reasons)
