@@ -1,7 +1,8 @@
 """
 ### Train, register and gate the churn model
 
-Weekly, by hand from the UI (params below), or triggered by another DAG with a conf (the drift loop does).
+Weekly, by hand from the UI (params below), or triggered by another DAG with a conf: `retrain_on_drift` passes
+a `reason` and the `drift_records` it consumed, which end up as tags of the MLflow run and version.
 
 1. **training_set** joins the matured labels of the window with the FeatureService `customer_churn_v1`
    point-in-time through Feast, checks there is exactly one row per label event, and snapshots it with its hash.
@@ -77,6 +78,13 @@ def _folder(context) -> str:
             title="Reason",
             description="Why this training runs; recorded on the MLflow run and version.",
         ),
+        "drift_records": Param(
+            [],
+            type="array",
+            items={"type": "integer"},
+            title="Drift records",
+            description="Ids of the drift records that triggered this run (set by retrain_on_drift).",
+        ),
     },
 )
 def train():
@@ -143,6 +151,7 @@ def train():
             "try_number": str(context["ti"].try_number),
             "git_commit": commit,
             "reason": params["reason"],
+            "drift_records": ",".join(str(r) for r in params["drift_records"]) or "-",
         }
         registered = step_register(Path(_folder(context)), tags, settings)
         print(f"registered {settings.model.name} version {registered['version']} (run {registered['run_id']})")

@@ -2,7 +2,9 @@
 
 Features are read through the same FeatureService as training, with an offline point-in-time read at the end of the
 scored day (not the online store): a backfill of an old day then scores with the features as of that day, and
-scoring uses exactly the join training used. The model matrix is built by the same function as in training.
+scoring uses exactly the join training used. The model matrix is built by the same function as in training. The
+feature rows a day was scored from are kept next to the predictions (``scored_features/``): drift monitoring
+compares them with the model's training snapshot.
 """
 
 from __future__ import annotations
@@ -143,6 +145,9 @@ def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
     target = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
     with lake.replace_file(target) as scratch:
         frame.to_parquet(scratch, index=False)
+    scored_features = settings.scored_features_dir / f"{lake.partition_name(day)}.parquet"
+    with lake.replace_file(scored_features) as scratch:
+        features[["customer_id", *feature_columns]].to_parquet(scratch, index=False)
     url = settings.model.predictions_db_url
     written = write_database(frame, day, url) if url else None
     return ScoredDay(day=day, rows=len(frame), model_version=version, path=target, database_rows=written)

@@ -76,6 +76,26 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Drift and quality monitoring, the drift record store and the guards of drift-triggered retraining."""
+
+    drift_db_url: str = ""
+    reports_uri: str = ""
+    num_method: str = "wasserstein"
+    num_threshold: float = 0.1
+    cat_method: str = "jensenshannon"
+    cat_threshold: float = 0.1
+    drift_share: float = 0.3
+    prediction_threshold: float = 0.1
+    sample_rows: int = 100_000
+    quality_drop_tolerance: float = 0.1
+    quality_min_rows: int = 200
+    retrain_cooldown_s: float = 86_400.0
+    sensor_poke_interval_s: float = 60.0
+    sensor_timeout_s: float = 6 * 3600.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved driftloop configuration; build it with :func:`get_settings`."""
 
@@ -97,6 +117,7 @@ class Settings:
     mlflow_artifact_root: str = ""
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
     # Zones of the data lake, all below data_root.
     @property
@@ -125,9 +146,10 @@ class Settings:
         return self.data_root / "predictions"
 
     @property
-    def reports_dir(self) -> Path:
-        """Drift and quality reports."""
-        return self.data_root / "reports"
+    def scored_features_dir(self) -> Path:
+        """The feature rows each scored day was predicted from, one ``dt=YYYY-MM-DD.parquet`` per day (the
+        current data of drift monitoring)."""
+        return self.data_root / "scored_features"
 
     @property
     def landing_is_s3(self) -> bool:
@@ -178,6 +200,22 @@ def load_settings() -> Settings:
             slice_tolerance=_env_float("DRIFTLOOP_SLICE_TOLERANCE", 0.05),
             seed=_env_int("DRIFTLOOP_SEED", 42),
             predictions_db_url=_env("DRIFTLOOP_PREDICTIONS_DB_URL", ""),
+        ),
+        monitoring=MonitoringSettings(
+            drift_db_url=_env("DRIFTLOOP_DRIFT_DB_URL", f"sqlite:///{data_root / 'drift.db'}"),
+            reports_uri=_env("DRIFTLOOP_REPORTS_URI", str(data_root / "reports")).rstrip("/"),
+            num_method=_env("DRIFTLOOP_DRIFT_NUM_METHOD", "wasserstein"),
+            num_threshold=_env_float("DRIFTLOOP_DRIFT_NUM_THRESHOLD", 0.1),
+            cat_method=_env("DRIFTLOOP_DRIFT_CAT_METHOD", "jensenshannon"),
+            cat_threshold=_env_float("DRIFTLOOP_DRIFT_CAT_THRESHOLD", 0.1),
+            drift_share=_env_float("DRIFTLOOP_DRIFT_SHARE", 0.3),
+            prediction_threshold=_env_float("DRIFTLOOP_PREDICTION_DRIFT_THRESHOLD", 0.1),
+            sample_rows=_env_int("DRIFTLOOP_DRIFT_SAMPLE_ROWS", 100_000),
+            quality_drop_tolerance=_env_float("DRIFTLOOP_QUALITY_DROP_TOLERANCE", 0.1),
+            quality_min_rows=_env_int("DRIFTLOOP_QUALITY_MIN_ROWS", 200),
+            retrain_cooldown_s=_env_float("DRIFTLOOP_RETRAIN_COOLDOWN_S", 86_400.0),
+            sensor_poke_interval_s=_env_float("DRIFTLOOP_DRIFT_POKE_INTERVAL_S", 60.0),
+            sensor_timeout_s=_env_float("DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S", 6 * 3600.0),
         ),
         validation=ValidationSettings(
             history_batches=_env_int("DRIFTLOOP_VALIDATION_HISTORY_BATCHES", 7),

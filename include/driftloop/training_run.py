@@ -34,7 +34,10 @@ def run_folder(run_id: str, settings: Settings | None = None) -> Path:
 
 
 def default_window(settings: Settings) -> tuple[date, date]:
-    """The newest ``training_window_days`` of matured labels, by as_of date, from the first day with features."""
+    """The newest ``training_window_days`` of matured labels, by as_of date, starting no earlier than the first day
+    whose rolling feature windows are complete (``feature_window_days`` after the first day with features): rows
+    from the ramp-up describe customers with a truncated history, unlike anything scored later, so a model must
+    not learn from them and drift monitoring must not compare against them."""
     from driftloop import lake
 
     labels = label_events(date.min, date.max, settings)
@@ -42,7 +45,13 @@ def default_window(settings: Settings) -> tuple[date, date]:
     if labels.empty or not feature_days:
         raise ValueError("no matured labels with features yet: ingest more days before training")
     end = pd.to_datetime(labels["as_of_date"]).dt.date.max()
-    return max(end - timedelta(days=settings.model.training_window_days - 1), feature_days[0]), end
+    complete = feature_days[0] + timedelta(days=settings.feature_window_days - 1)
+    if end < complete:
+        raise ValueError(
+            f"the newest matured label is as of {end}, but features have complete {settings.feature_window_days}-day "
+            f"windows only from {complete}: ingest more days before training"
+        )
+    return max(end - timedelta(days=settings.model.training_window_days - 1), complete), end
 
 
 def step_training_set(folder: Path, start: date | None, end: date | None, settings: Settings) -> dict:
@@ -141,6 +150,7 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
         **tags,
         "feature_service": summary["feature_service"],
         "snapshot_sha256": summary["sha256"],
+        "snapshot_path": summary["path"],
         "training_window": f"{summary['start']}..{summary['end']}",
     }
     logged = model_registry.log_and_register(

@@ -90,8 +90,12 @@ def build_training_set(start: date, end: date, settings: Settings | None = None)
     check_one_row_per_event(events, joined, feature_columns)
     frame = joined[[*ENTITY_COLUMNS, "as_of_date", "churned", "future_watch_hours", *feature_columns]]
     frame = frame.sort_values(ENTITY_COLUMNS, kind="stable").reset_index(drop=True)
-    target = settings.data_root / "training_sets" / f"{FEATURE_SERVICE}_{start}_{end}.parquet"
-    with lake.replace_file(target) as scratch:
+    # Snapshots are named by their content hash too: a later training of the same window never overwrites the
+    # reference an earlier version is monitored against.
+    staging = settings.data_root / "training_sets" / f"{FEATURE_SERVICE}_{start}_{end}.staging.parquet"
+    with lake.replace_file(staging) as scratch:
         frame.to_parquet(scratch, index=False)
-    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    digest = hashlib.sha256(staging.read_bytes()).hexdigest()
+    target = staging.with_name(f"{FEATURE_SERVICE}_{start}_{end}_{digest[:12]}.parquet")
+    staging.replace(target)
     return TrainingSet(frame=frame, path=target, sha256=digest, feature_service=FEATURE_SERVICE, start=start, end=end)

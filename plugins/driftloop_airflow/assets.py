@@ -31,3 +31,7 @@ CHAMPION_MODEL = Asset(name="champion_model", uri=f"models:/{_settings.model.nam
 
 PREDICTIONS = Asset(name="predictions", uri=_uri(_settings.predictions_dir))
 """Daily predictions of the champion for every active customer. ``extra`` lists the ``days`` scored."""
+
+DRIFT_REPORTS = Asset(name="drift_reports", uri=_uri(f"{_settings.monitoring.reports_uri}/drift"))
+"""Evidently drift and quality reports, one per monitored day; each day's verdict is a drift record.
+``extra`` maps each monitored ``day`` to its ``verdict``."""

@@ -61,6 +61,7 @@ def prepared(airflow_db, tmp_path_factory, postgres_url):
     monkeypatch.setenv("DRIFTLOOP_DATA_ROOT", str(root))
     monkeypatch.setenv("DRIFTLOOP_LABEL_HORIZON_DAYS", str(HORIZON))
     monkeypatch.setenv("DRIFTLOOP_TRAINING_WINDOW_DAYS", str(N_DAYS - HORIZON))
+    monkeypatch.setenv("DRIFTLOOP_FEATURE_WINDOW_DAYS", "7")
     monkeypatch.setenv("DRIFTLOOP_PREDICTIONS_DB_URL", postgres_url)
     get_settings.cache_clear()
     settings = get_settings()

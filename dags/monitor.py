@@ -1,0 +1,85 @@
+"""
+### Monitor the champion's inputs, predictions and quality
+
+Runs after `score` (on the `predictions` asset) for the days it scored, or by hand for any past `days`.
+
+**monitor_days** compares, for each day, the scored feature rows with the training snapshot of the version that
+scored them (Evidently; normed Wasserstein distance for numeric and Jensen-Shannon for categorical columns, thresholds
+`DRIFTLOOP_DRIFT_NUM_THRESHOLD` / `DRIFTLOOP_DRIFT_CAT_THRESHOLD`; a dataset verdict when the share of drifted
+columns reaches `DRIFTLOOP_DRIFT_SHARE`), the day's scores with the version's scores on that snapshot (prediction
+drift), and, once labels matured, the quality of the predictions made `DRIFTLOOP_LABEL_HORIZON_DAYS` earlier against
+the version's test metric. The task log prints each day's **verdict** (`drift`, `quality_drop` or `no_drift`), the
+drifted columns and the **report location**; the HTML/JSON reports go to `DRIFTLOOP_REPORTS_URI`, the numbers to the
+MLflow experiment `<model>-monitoring`, and the verdict to a **drift record** (`DRIFTLOOP_DRIFT_DB_URL`), one per
+day and version, which `retrain_on_drift` consumes. Rerunning a day rewrites its reports and updates its record.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+
+from driftloop.settings import get_settings
+from driftloop_airflow.assets import DRIFT_REPORTS, PREDICTIONS
+from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+
+settings = get_settings()
+
+
+@dag(
+    schedule=[PREDICTIONS],
+    start_date=START_DATE,
+    catchup=False,
+    default_args={**DEFAULT_ARGS, "max_active_tis_per_dag": 1},
+    tags=["driftloop", "monitoring"],
+    doc_md=__doc__,
+    description="Evidently drift, prediction drift and matured quality per scored day; writes drift records.",
+    params={
+        "days": Param(
+            [],
+            type="array",
+            items={"type": "string", "format": "date"},
+            title="Days to monitor",
+            description="YYYY-MM-DD scored days to (re)monitor. Empty: the days of the triggering score runs.",
+        ),
+    },
+)
+def monitor():
+    @task
+    def days_to_monitor(*, params=None, triggering_asset_events=None) -> list[str]:
+        """The `days` param, else the days named by the triggering score runs."""
+        days = set(params.get("days") or [])
+        if not days:
+            for event in triggering_asset_events[PREDICTIONS] if triggering_asset_events else []:
+                days.update(event.extra.get("days", []))
+        if not days:
+            raise ValueError("no days to monitor: trigger with the `days` param or let `score` run")
+        return sorted(days)
+
+    @task(outlets=[DRIFT_REPORTS])
+    def monitor_days(days: list[str], *, outlet_events=None) -> list[dict]:
+        """Drift and quality reports per day, logged to MLflow and recorded as drift records."""
+        from driftloop.dates import parse_day
+        from driftloop.monitoring import monitor_day
+
+        results = []
+        for day in days:
+            result = monitor_day(parse_day(day), settings)
+            print(result.summary())
+            results.append(
+                {
+                    "day": day,
+                    "model_version": result.model_version,
+                    "verdict": result.verdict,
+                    "drift_share": result.drift.drift_share,
+                    "drifted_columns": result.drift.drifted_columns,
+                    "report_uri": result.report_uri,
+                    "record_id": result.record_id,
+                }
+            )
+        outlet_events[DRIFT_REPORTS].extra = {"verdicts": {r["day"]: r["verdict"] for r in results}}
+        return results
+
+    monitor_days(days_to_monitor())
+
+
+monitor()

@@ -1,0 +1,111 @@
+"""
+### Retrain when drift is detected
+
+Runs after each `monitor` run (on the `drift_reports` asset), and by hand from the UI.
+
+1. **wait_for_drift** (`DriftSensor`, deferrable: it waits in the triggerer and holds no worker slot) waits until
+   there is an unconsumed drift record with verdict `drift` or `quality_drop`, no drift-triggered retraining is still
+   running and `DRIFTLOOP_RETRAIN_COOLDOWN_S` has passed since the last one started. It polls the drift record store
+   every `DRIFTLOOP_DRIFT_POKE_INTERVAL_S` seconds and gives up (skipped, not failed) after
+   `DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S`. Its log says what it waits for.
+2. **claim_drift_records** takes every pending record in one locked transaction and marks them consumed by this run,
+   so a record never triggers twice and several records are coalesced into one retraining; if another run got them
+   first, or a guard holds, the rest is skipped and the log says why.
+3. **trigger_train** starts `train` (run id `drift__<this run id>`) with a conf naming the reason and the records,
+   and waits for it, deferred. `train` itself runs one at a time.
+4. **record_outcome** writes how the training ended to the store; the cooldown counts from the start.
+
+The retrain decision and the records are in the logs of tasks 1 and 2; whether the new version became champion is
+decided by `train`'s gate, as for any training.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
+
+from driftloop.settings import get_settings
+from driftloop_airflow.assets import DRIFT_REPORTS
+from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+from driftloop_airflow.drift import DriftSensor
+
+settings = get_settings()
+monitoring = settings.monitoring
+
+
+@dag(
+    schedule=[DRIFT_REPORTS],
+    start_date=START_DATE,
+    catchup=False,
+    default_args=DEFAULT_ARGS,
+    render_template_as_native_obj=True,
+    tags=["driftloop", "monitoring"],
+    doc_md=__doc__,
+    description="A deferrable drift sensor that turns drift records into one guarded training run.",
+)
+def retrain_on_drift():
+    wait_for_drift = DriftSensor(
+        task_id="wait_for_drift",
+        db_url=monitoring.drift_db_url,
+        model_name=settings.model.name,
+        cooldown_s=monitoring.retrain_cooldown_s,
+        poke_interval=monitoring.sensor_poke_interval_s,
+        timeout=monitoring.sensor_timeout_s,
+        soft_fail=True,
+        retries=0,
+    )
+
+    @task
+    def claim_drift_records(ready: dict, **context) -> dict:
+        """Consume the pending records for this run, atomically; skip when there is nothing to take."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from driftloop.drift_records import claim, set_train_run
+
+        run_id = context["run_id"]
+        claimed = claim(monitoring.drift_db_url, run_id, settings.model.name, monitoring.retrain_cooldown_s)
+        if claimed is None:
+            raise AirflowSkipException(
+                f"records {ready['record_ids']} were taken by another run, or a guard holds: nothing to retrain"
+            )
+        train_run_id = f"drift__{run_id}"
+        set_train_run(monitoring.drift_db_url, run_id, train_run_id)
+        print(f"retraining: claimed drift records {claimed.record_ids}; starting train run {train_run_id}")
+        print(f"reason: {claimed.reason}")
+        return {"record_ids": claimed.record_ids, "reason": claimed.reason, "train_run_id": train_run_id}
+
+    claimed = claim_drift_records(wait_for_drift.output)
+    trigger_train = TriggerDagRunOperator(
+        task_id="trigger_train",
+        trigger_dag_id="train",
+        trigger_run_id="{{ ti.xcom_pull(task_ids='claim_drift_records')['train_run_id'] }}",
+        conf={
+            "reason": "{{ ti.xcom_pull(task_ids='claim_drift_records')['reason'] }}",
+            "drift_records": "{{ ti.xcom_pull(task_ids='claim_drift_records')['record_ids'] }}",
+        },
+        wait_for_completion=True,
+        deferrable=True,
+        poke_interval=monitoring.sensor_poke_interval_s,
+        allowed_states=["success"],
+        failed_states=["failed"],
+        retries=0,
+    )
+
+    @task(trigger_rule="all_done")
+    def record_outcome(claimed: dict | None, **context) -> str:
+        """Store how the drift-triggered training ended."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from driftloop.drift_records import finish
+
+        if not claimed:
+            raise AirflowSkipException("nothing was claimed, so no training ran")
+        state = context["ti"].get_dagrun_state(dag_id="train", run_id=claimed["train_run_id"])
+        finish(monitoring.drift_db_url, context["run_id"], str(state))
+        print(f"train run {claimed['train_run_id']} ended {state}")
+        return str(state)
+
+    claimed >> trigger_train >> record_outcome(claimed)
+
+
+retrain_on_drift()

@@ -1,0 +1,331 @@
+"""The drift record store: one record per monitored interval and model version, and the retraining runs that
+consumed them.
+
+A SQL database named by ``DRIFTLOOP_DRIFT_DB_URL`` (SQLite by default, PostgreSQL in production) with two tables:
+
+- ``drift_records``: interval, model name and version, verdict (``drift``, ``quality_drop`` or ``no_drift``),
+  drift share, drifted columns, metrics, report URI, created_at / updated_at, and ``consumed_by`` / ``consumed_at``
+  once a retraining run took it. Writing a record again for the same interval and version updates it in place.
+- ``retrain_runs``: one row per drift-triggered retraining (the ``retrain_on_drift`` run id), the records it
+  consumed, the ``train`` run it started, when it started and finished and how it ended.
+
+:func:`claim` is the one place records get consumed: in a single locked transaction it checks the storm guards (no
+retraining still running, none started within the cooldown), takes every pending record and inserts the retraining
+row, so a record never triggers twice and concurrent claimers cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+import sqlalchemy as sa
+
+ACTIONABLE_VERDICTS = ("drift", "quality_drop")
+VERDICTS = (*ACTIONABLE_VERDICTS, "no_drift")
+
+_metadata = sa.MetaData()
+drift_records = sa.Table(
+    "drift_records",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(50), nullable=False),
+    sa.Column("interval_start", sa.Date, nullable=False),
+    sa.Column("interval_end", sa.Date, nullable=False),
+    sa.Column("verdict", sa.String(20), nullable=False),
+    sa.Column("drift_share", sa.Float, nullable=False),
+    sa.Column("drifted_columns", sa.Text, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("report_uri", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("consumed_by", sa.String(250)),
+    sa.Column("consumed_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("model_name", "model_version", "interval_start", name="uq_drift_record_interval_version"),
+)
+retrain_runs = sa.Table(
+    "retrain_runs",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(250), nullable=False, unique=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("record_ids", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("train_run_id", sa.String(250)),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("state", sa.String(20)),
+)
+
+
+@dataclass(frozen=True)
+class DriftRecord:
+    """One monitored interval of one model version."""
+
+    id: int
+    model_name: str
+    model_version: str
+    interval_start: date
+    interval_end: date
+    verdict: str
+    drift_share: float
+    drifted_columns: list[str]
+    metrics: dict
+    report_uri: str
+    created_at: datetime
+    consumed_by: str | None
+    consumed_at: datetime | None
+
+    def to_json(self) -> dict:
+        """The record as JSON-ready values (dates as ISO strings)."""
+        return {
+            "id": self.id,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "interval_start": self.interval_start.isoformat(),
+            "interval_end": self.interval_end.isoformat(),
+            "verdict": self.verdict,
+            "drift_share": self.drift_share,
+            "drifted_columns": self.drifted_columns,
+            "report_uri": self.report_uri,
+            "consumed_by": self.consumed_by,
+        }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a retraining run took: its records and the reason it gives ``train``."""
+
+    run_id: str
+    record_ids: list[int]
+    reason: str
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands timezone-aware columns back naive; every timestamp here is written in UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _record(row) -> DriftRecord:
+    return DriftRecord(
+        id=row.id,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        interval_start=row.interval_start,
+        interval_end=row.interval_end,
+        verdict=row.verdict,
+        drift_share=row.drift_share,
+        drifted_columns=json.loads(row.drifted_columns),
+        metrics=json.loads(row.metrics),
+        report_uri=row.report_uri,
+        created_at=_utc(row.created_at),
+        consumed_by=row.consumed_by,
+        consumed_at=_utc(row.consumed_at),
+    )
+
+
+@lru_cache(maxsize=8)
+def engine(url: str) -> sa.Engine:
+    """An engine on the store with its tables created; SQLite transactions take the write lock when they begin."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    created = sa.create_engine(url, pool_pre_ping=True)
+    if created.dialect.name == "sqlite":
+
+        @sa.event.listens_for(created, "connect")
+        def _manual_transactions(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+
+        @sa.event.listens_for(created, "begin")
+        def _immediate(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    _metadata.create_all(created)
+    return created
+
+
+def upsert_record(
+    url: str,
+    *,
+    model_name: str,
+    model_version: str,
+    interval_start: date,
+    interval_end: date,
+    verdict: str,
+    drift_share: float,
+    drifted_columns: list[str],
+    metrics: dict,
+    report_uri: str,
+    now: datetime | None = None,
+) -> DriftRecord:
+    """Write the record of an interval and model version, replacing an earlier one for the same key (its id,
+    created_at and consumption stay): monitoring an interval twice never makes two records."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"unknown verdict {verdict!r}; choose one of {', '.join(VERDICTS)}")
+    now = now or datetime.now(UTC)
+    values = {
+        "interval_end": interval_end,
+        "verdict": verdict,
+        "drift_share": float(drift_share),
+        "drifted_columns": json.dumps(sorted(drifted_columns)),
+        "metrics": json.dumps(metrics, default=float, sort_keys=True),
+        "report_uri": report_uri,
+        "updated_at": now,
+    }
+    key = (
+        (drift_records.c.model_name == model_name)
+        & (drift_records.c.model_version == str(model_version))
+        & (drift_records.c.interval_start == interval_start)
+    )
+    with engine(url).begin() as connection:
+        existing = connection.execute(sa.select(drift_records.c.id).where(key)).scalar_one_or_none()
+        if existing is None:
+            connection.execute(
+                drift_records.insert().values(
+                    model_name=model_name,
+                    model_version=str(model_version),
+                    interval_start=interval_start,
+                    created_at=now,
+                    **values,
+                )
+            )
+        else:
+            connection.execute(drift_records.update().where(drift_records.c.id == existing).values(**values))
+        return _record(connection.execute(sa.select(drift_records).where(key)).one())
+
+
+def records(url: str, model_name: str | None = None) -> list[DriftRecord]:
+    """Every record (of ``model_name`` when given), oldest interval first."""
+    query = sa.select(drift_records).order_by(drift_records.c.interval_start, drift_records.c.id)
+    if model_name:
+        query = query.where(drift_records.c.model_name == model_name)
+    with engine(url).connect() as connection:
+        return [_record(row) for row in connection.execute(query)]
+
+
+def _pending_query(model_name: str):
+    return (
+        sa.select(drift_records)
+        .where(drift_records.c.model_name == model_name)
+        .where(drift_records.c.verdict.in_(ACTIONABLE_VERDICTS))
+        .where(drift_records.c.consumed_by.is_(None))
+        .order_by(drift_records.c.interval_start, drift_records.c.id)
+    )
+
+
+def _blocked(connection, model_name: str, cooldown_s: float, now: datetime) -> str | None:
+    latest = connection.execute(
+        sa.select(retrain_runs)
+        .where(retrain_runs.c.model_name == model_name)
+        .order_by(retrain_runs.c.started_at.desc(), retrain_runs.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if latest is None:
+        return None
+    if latest.finished_at is None:
+        return f"retraining run {latest.run_id} (train run {latest.train_run_id}) has not finished"
+    ready_at = _utc(latest.started_at) + timedelta(seconds=cooldown_s)
+    if now < ready_at:
+        return (
+            f"cooldown: retraining run {latest.run_id} started at {_utc(latest.started_at):%Y-%m-%d %H:%M:%S}Z, "
+            f"next retraining allowed from {ready_at:%Y-%m-%d %H:%M:%S}Z"
+        )
+    return None
+
+
+def readiness(url: str, model_name: str, cooldown_s: float, now: datetime | None = None) -> tuple[list[int], str]:
+    """The pending actionable record ids when retraining may start now (else an empty list), and why."""
+    now = now or datetime.now(UTC)
+    with engine(url).connect() as connection:
+        pending = [row.id for row in connection.execute(_pending_query(model_name))]
+        if not pending:
+            return [], "no unconsumed drift or quality-drop record"
+        blocked = _blocked(connection, model_name, cooldown_s, now)
+    if blocked:
+        return [], f"{len(pending)} pending record(s) wait: {blocked}"
+    return pending, f"{len(pending)} pending record(s): {pending}"
+
+
+def _lock(connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("LOCK TABLE retrain_runs IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def claim(url: str, run_id: str, model_name: str, cooldown_s: float, now: datetime | None = None) -> Claim | None:
+    """Atomically take every pending record for the retraining run ``run_id``, or None when there is none or a
+    guard holds (see :func:`readiness`). Claiming again with the same ``run_id`` returns the same claim."""
+    now = now or datetime.now(UTC)
+    with engine(url).begin() as connection:
+        _lock(connection)
+        mine = connection.execute(sa.select(retrain_runs).where(retrain_runs.c.run_id == run_id)).one_or_none()
+        if mine is not None:
+            return Claim(run_id, json.loads(mine.record_ids), mine.reason)
+        if _blocked(connection, model_name, cooldown_s, now):
+            return None
+        pending = [_record(row) for row in connection.execute(_pending_query(model_name))]
+        if not pending:
+            return None
+        ids = [record.id for record in pending]
+        reason = "drift: " + "; ".join(
+            f"record {r.id} {r.verdict} on {r.interval_start} (v{r.model_version}"
+            + (f", drifted {', '.join(r.drifted_columns)}" if r.drifted_columns else "")
+            + ")"
+            for r in pending
+        )
+        connection.execute(
+            retrain_runs.insert().values(
+                run_id=run_id, model_name=model_name, record_ids=json.dumps(ids), reason=reason, started_at=now
+            )
+        )
+        updated = connection.execute(
+            drift_records.update()
+            .where(drift_records.c.id.in_(ids))
+            .where(drift_records.c.consumed_by.is_(None))
+            .values(consumed_by=run_id, consumed_at=now)
+        )
+        if updated.rowcount != len(ids):
+            raise RuntimeError(f"claimed {updated.rowcount} of {len(ids)} drift records: the store is inconsistent")
+    return Claim(run_id, ids, reason)
+
+
+def set_train_run(url: str, run_id: str, train_run_id: str) -> None:
+    """Record which ``train`` run a retraining run started."""
+    with engine(url).begin() as connection:
+        connection.execute(
+            retrain_runs.update().where(retrain_runs.c.run_id == run_id).values(train_run_id=train_run_id)
+        )
+
+
+def finish(url: str, run_id: str, state: str, now: datetime | None = None) -> None:
+    """Mark a retraining run finished with the state of its ``train`` run; the cooldown counts from its start."""
+    with engine(url).begin() as connection:
+        connection.execute(
+            retrain_runs.update()
+            .where(retrain_runs.c.run_id == run_id)
+            .values(finished_at=now or datetime.now(UTC), state=state)
+        )
+
+
+def retrainings(url: str, model_name: str | None = None) -> list[dict]:
+    """Every drift-triggered retraining, oldest first, as JSON-ready dicts."""
+    query = sa.select(retrain_runs).order_by(retrain_runs.c.started_at, retrain_runs.c.id)
+    if model_name:
+        query = query.where(retrain_runs.c.model_name == model_name)
+    with engine(url).connect() as connection:
+        return [
+            {
+                "run_id": row.run_id,
+                "record_ids": json.loads(row.record_ids),
+                "reason": row.reason,
+                "train_run_id": row.train_run_id,
+                "started_at": _utc(row.started_at).isoformat(timespec="seconds"),
+                "finished_at": _utc(row.finished_at).isoformat(timespec="seconds") if row.finished_at else None,
+                "state": row.state,
+            }
+            for row in connection.execute(query)
+        ]

@@ -1,0 +1,116 @@
+"""The drift record store on SQLite and on the machine's PostgreSQL: idempotent records, atomic claims, guards."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg2
+import pytest
+
+from driftloop import drift_records
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """An empty store: a SQLite file, or a database created on 127.0.0.1 and dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'drift.db'}"
+        return
+    name = f"driftloop_drift_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    yield url
+    drift_records.engine(url).dispose()
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+def _record(url, day: date, verdict: str = "drift", version: str = "1", share: float = 0.5):
+    return drift_records.upsert_record(
+        url,
+        model_name="churn",
+        model_version=version,
+        interval_start=day,
+        interval_end=day + timedelta(days=1),
+        verdict=verdict,
+        drift_share=share,
+        drifted_columns=["monthly_charge"] if verdict == "drift" else [],
+        metrics={"prediction_drift": 0.2},
+        report_uri=f"/reports/{day}.html",
+        now=NOW,
+    )
+
+
+def test_recording_a_day_twice_updates_one_record(url):
+    first = _record(url, date(2026, 5, 1), "no_drift", share=0.1)
+    second = _record(url, date(2026, 5, 1), "drift", share=0.6)
+    assert second.id == first.id
+    stored = drift_records.records(url, "churn")
+    assert [(r.verdict, r.drift_share, r.drifted_columns) for r in stored] == [("drift", 0.6, ["monthly_charge"])]
+    _record(url, date(2026, 5, 1), "drift", version="2")
+    assert len(drift_records.records(url)) == 2
+    with pytest.raises(ValueError, match="unknown verdict 'meh'"):
+        _record(url, date(2026, 5, 2), "meh")
+
+
+def test_no_drift_records_never_make_a_claim(url):
+    _record(url, date(2026, 5, 1), "no_drift")
+    assert drift_records.readiness(url, "churn", 3600, NOW) == ([], "no unconsumed drift or quality-drop record")
+    assert drift_records.claim(url, "run-a", "churn", 3600, NOW) is None
+
+
+def test_a_claim_takes_every_pending_record_once_and_is_idempotent_for_its_run(url):
+    ids = [_record(url, date(2026, 5, d)).id for d in (1, 2)] + [_record(url, date(2026, 5, 3), "quality_drop").id]
+    assert drift_records.readiness(url, "churn", 3600, NOW)[0] == ids
+    claim = drift_records.claim(url, "run-a", "churn", 3600, NOW)
+    assert claim.record_ids == ids and "record 1 drift on 2026-05-01" in claim.reason
+    assert drift_records.claim(url, "run-a", "churn", 3600, NOW) == claim
+    assert drift_records.claim(url, "run-b", "churn", 0, NOW) is None
+    assert {r.consumed_by for r in drift_records.records(url)} == {"run-a"}
+
+
+def test_guards_hold_new_claims_while_training_runs_and_during_the_cooldown(url):
+    _record(url, date(2026, 5, 1))
+    drift_records.claim(url, "run-a", "churn", 3600, NOW)
+    drift_records.set_train_run(url, "run-a", "drift__run-a")
+    _record(url, date(2026, 5, 2))
+    ids, reason = drift_records.readiness(url, "churn", 3600, NOW + timedelta(hours=5))
+    assert ids == [] and "run-a (train run drift__run-a) has not finished" in reason
+    assert drift_records.claim(url, "run-b", "churn", 3600, NOW + timedelta(hours=5)) is None
+
+    drift_records.finish(url, "run-a", "success", NOW + timedelta(minutes=10))
+    ids, reason = drift_records.readiness(url, "churn", 3600, NOW + timedelta(minutes=30))
+    assert ids == [] and "cooldown" in reason
+    later = NOW + timedelta(hours=1, seconds=1)
+    assert drift_records.readiness(url, "churn", 3600, later)[0] == [2]
+    assert drift_records.claim(url, "run-b", "churn", 3600, later).record_ids == [2]
+    runs = drift_records.retrainings(url, "churn")
+    assert [(r["run_id"], r["record_ids"], r["state"]) for r in runs] == [
+        ("run-a", [1], "success"),
+        ("run-b", [2], None),
+    ]
+
+
+def test_concurrent_claimers_cannot_both_win(url):
+    for day in range(1, 6):
+        _record(url, date(2026, 5, day))
+    results, barrier = {}, threading.Barrier(4)
+
+    def claim(run_id):
+        barrier.wait()
+        results[run_id] = drift_records.claim(url, run_id, "churn", 3600, NOW)
+
+    threads = [threading.Thread(target=claim, args=(f"run-{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [claim for claim in results.values() if claim is not None]
+    assert len(winners) == 1 and winners[0].record_ids == [1, 2, 3, 4, 5]
+    assert len(drift_records.retrainings(url)) == 1
