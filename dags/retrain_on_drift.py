@@ -101,9 +101,10 @@ def retrain_on_drift():
         if not claimed:
             raise AirflowSkipException("nothing was claimed, so no training ran")
         state = context["ti"].get_dagrun_state(dag_id="train", run_id=claimed["train_run_id"])
-        finish(monitoring.drift_db_url, context["run_id"], str(state))
+        state = str(getattr(state, "value", state))
+        finish(monitoring.drift_db_url, context["run_id"], state)
         print(f"train run {claimed['train_run_id']} ended {state}")
-        return str(state)
+        return state
 
     claimed >> trigger_train >> record_outcome(claimed)
 

@@ -84,7 +84,14 @@ settings = get_settings()
             type=["null", "string"],
             enum=[None, *CORRUPTIONS],
             title="Corruption kind",
-            description="For the corrupt scenario: how the batch breaks. Empty: rotate by day.",
+            description="For the corrupt scenario and the corrupt day: how the batch breaks. Empty: rotate by day.",
+        ),
+        "corrupt_day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Corrupt day",
+            description="One more day whose batch breaks the contract, whatever the scenario. Empty: none.",
         ),
     },
 )
@@ -107,6 +114,7 @@ def simulate_source():
             scenario_start=parse_day(params["scenario_start"]) if params["scenario_start"] else None,
             scenario_days=params["scenario_days"],
             corruption=params["corruption"],
+            corrupt_day=parse_day(params["corrupt_day"]) if params.get("corrupt_day") else None,
             label_horizon_days=settings.label_horizon_days,
         )
         start = parse_day(params["start"])

@@ -1,8 +1,9 @@
 """
 ### Train, register and gate the churn model
 
-Weekly, by hand from the UI (params below), or triggered by another DAG with a conf: `retrain_on_drift` passes
-a `reason` and the `drift_records` it consumed, which end up as tags of the MLflow run and version.
+On `DRIFTLOOP_TRAIN_SCHEDULE` (weekly by default), by hand from the UI (params below), or triggered by another DAG
+with a conf: `retrain_on_drift` passes a `reason` and the `drift_records` it consumed, which end up as tags of the
+MLflow run and version.
 
 1. **training_set** joins the matured labels of the window with the FeatureService `customer_churn_v1`
    point-in-time through Feast, checks there is exactly one row per label event, and snapshots it with its hash.
@@ -37,7 +38,7 @@ def _folder(context) -> str:
 
 
 @dag(
-    schedule="@weekly",
+    schedule=settings.model.train_schedule,
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

@@ -1,11 +1,14 @@
-"""The demo scenario, driven through a running Airflow's REST API: simulate, ingest, features, train, score.
+"""The demo scenario, driven through a running Airflow's REST API: the whole loop, from raw batches to a
+drift-triggered retraining.
 
 ``make demo`` starts Airflow and the MLflow UI and runs ``python -m driftloop.demo``. It writes N days of simulated
-batches (one of them corrupt) through the ``simulate_source`` DAG, triggers ``ingest`` for each day but the last,
-unpauses the DAGs so the scheduler also creates the regular run for the last day, waits for ``ingest`` and the
-asset-triggered ``features`` runs, trains and gates a model with ``train``, scores the last days with ``score``,
-and prints what happened: per day, the registry, and the predictions. Demo settings come from ``DRIFTLOOP_DEMO_*``
-variables (see ``.env.example``).
+batches through the ``simulate_source`` DAG (one corrupt batch, covariate drift in the last days), triggers
+``ingest`` for each day but the last, unpauses the DAGs so the scheduler also creates the regular run for the last
+day, and waits for ``ingest`` and the asset-triggered ``features`` runs. Then ``train`` makes the first champion,
+``score`` scores a few clean days and then each drift day, ``monitor`` follows on the predictions asset and writes
+drift records, and ``retrain_on_drift``'s deferred sensor turns the first drift records into one ``train`` run. It
+prints what happened and saves it to ``<data root>/demo/summary.json``. Demo settings come from
+``DRIFTLOOP_DEMO_*`` variables (see ``.env.example``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from driftloop import lake
 from driftloop.airflow_api import AirflowClient
 from driftloop.settings import Settings, get_settings
 
-DAG_IDS = ["simulate_source", "ingest", "features", "train", "score"]
+DAG_IDS = ["simulate_source", "ingest", "features", "train", "score", "monitor", "retrain_on_drift"]
 
 
 def demo_days(n_days: int, today: date | None = None) -> list[date]:
@@ -91,9 +94,11 @@ def online_matches_offline(settings: Settings, day: date, sample: int = 5) -> tu
 def main() -> int:
     """Run the demo scenario against the Airflow API named by the environment; print and save a summary."""
     settings = get_settings()
-    n_days = _env_int("DRIFTLOOP_DEMO_DAYS", 24)
+    n_days = _env_int("DRIFTLOOP_DEMO_DAYS", 36)
     customers = _env_int("DRIFTLOOP_DEMO_CUSTOMERS", 20_000)
     corrupt_index = _env_int("DRIFTLOOP_DEMO_CORRUPT_DAY", 5)
+    drift_index = _env_int("DRIFTLOOP_DEMO_DRIFT_DAY", n_days - 5)
+    clean_scored = _env_int("DRIFTLOOP_DEMO_CLEAN_SCORED_DAYS", 4)
     corruption = os.environ.get("DRIFTLOOP_DEMO_CORRUPTION") or "bad_type"
     base_url = os.environ.get("AIRFLOW__API__BASE_URL", "http://localhost:8080")
     client = AirflowClient(
@@ -102,8 +107,11 @@ def main() -> int:
         os.environ.get("DRIFTLOOP_AIRFLOW_PASSWORD", "admin"),
     )
     days = demo_days(n_days)
-    corrupt_day = days[corrupt_index]
-    print(f"demo: {n_days} days {days[0]} .. {days[-1]}, {customers} customers, {corruption} batch on {corrupt_day}")
+    corrupt_day, drift_day = days[corrupt_index], days[drift_index]
+    print(
+        f"demo: {n_days} days {days[0]} .. {days[-1]}, {customers} customers, {corruption} batch on {corrupt_day}, "
+        f"covariate drift (price +25%, less viewing, more mobile) from {drift_day}"
+    )
 
     client.wait_for_dags(DAG_IDS)
     client.set_paused("simulate_source", False)
@@ -115,10 +123,10 @@ def main() -> int:
             "customers": customers,
             "seed": 7,
             "epoch": (days[0] - timedelta(days=settings.label_horizon_days + 30)).isoformat(),
-            "scenario": "corrupt",
-            "scenario_start": corrupt_day.isoformat(),
-            "scenario_days": 1,
+            "scenario": "covariate_drift",
+            "scenario_start": drift_day.isoformat(),
             "corruption": corruption,
+            "corrupt_day": corrupt_day.isoformat(),
         },
     )
     print(f"simulate_source: run {simulate_run} writing batches to {settings.landing_uri}")
@@ -149,18 +157,148 @@ def main() -> int:
             f"\nonline store vs offline features on {last_with_features} for customers {ids}: "
             f"{'identical' if equal else 'DIFFERENT'}"
         )
-    model = train_and_score(
-        client, settings, [d for d in days if d != corrupt_day][-_env_int("DRIFTLOOP_DEMO_SCORED_DAYS", 3) :]
-    )
+
+    champion = initial_champion(client, settings)
+    clean_days = [d for d in days[drift_index - clean_scored : drift_index] if d != corrupt_day]
+    loop = score_monitor_and_retrain(client, settings, clean_days, days[drift_index:])
+    versions = registry_summary(settings)
+    print(f"\nregistry of {settings.model.name}:")
+    for v in versions:
+        print(
+            f"  version {v['version']}: aliases {v['aliases'] or '-'}, gate {v['decision']}, reason {v['reason']!r}, "
+            f"window {v['training_window']}, trained on {v['device']}"
+        )
+        print(f"    gate reasons: {v['reasons']}")
+
     mlflow_ui = f"http://localhost:{os.environ.get('DRIFTLOOP_MLFLOW_UI_PORT') or 5000}"
+    result = {
+        "days": [
+            {**row, "verdict": loop["verdicts"].get(row["day"]), "predictions": loop["predictions"].get(row["day"])}
+            for row in summary
+        ],
+        "quarantined_batches": [
+            {"day": row["day"], "reasons": row["quarantined"]} for row in summary if row["quarantined"]
+        ],
+        "model_versions": versions,
+        "champion_history": champion_history(versions),
+        "initial_champion": champion,
+        "drift_days": sorted(day for day, verdict in loop["verdicts"].items() if verdict == "drift"),
+        "retrain_runs": loop["retrain_runs"],
+        "airflow_ui": base_url,
+        "mlflow_ui": mlflow_ui,
+        "drift_reports": f"{settings.monitoring.reports_uri}/drift",
+    }
+    print_loop_table(result)
     out = settings.data_root / "demo" / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"days": summary, **model, "airflow_ui": base_url, "mlflow_ui": mlflow_ui}, indent=2))
+    out.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nAirflow UI: {base_url} (user {client.username}, password {client.password}); MLflow UI: {mlflow_ui}")
+    print(f"Drift reports: {result['drift_reports']}")
     print(f"Summary: {out}. Stop everything with `make down`.")
-    quarantined = [r for r in summary if r["quarantined"]]
-    data_ok = len(quarantined) == 1 and all(r["feature_rows"] for r in summary if not r["quarantined"])
-    return 0 if data_ok and all(model["predictions"].values()) else 1
+    data_ok = len(result["quarantined_batches"]) == 1 and all(
+        r["feature_rows"] for r in summary if not r["quarantined"]
+    )
+    false_alarms = [d for d in clean_days if loop["verdicts"].get(d.isoformat()) != "no_drift"]
+    if false_alarms:
+        print(f"clean days without a no_drift verdict: {false_alarms}", file=sys.stderr)
+    loop_ok = bool(result["drift_days"]) and bool(result["retrain_runs"]) and len(versions) >= 2
+    return 0 if data_ok and loop_ok and not false_alarms else 1
+
+
+def initial_champion(client: AirflowClient, settings: Settings) -> dict:
+    """Unpause ``train`` (the scheduler starts this week's run) and wait; if the gate promoted nothing, start a run
+    with ``force_promote``, as a user would from the UI, so the loop has a champion. Says which happened."""
+    client.set_paused("train", False)
+    print("\ntrain: unpaused; the scheduler starts this week's run")
+    for run in client.wait_until_idle("train", timeout_s=1800, settle_s=15):
+        states = {t["task_id"]: t["state"] for t in client.task_instances("train", run["dag_run_id"])}
+        print(f"train: run {run['dag_run_id']} {run['state']}; champion published: {states.get('publish_champion')}")
+    versions = registry_summary(settings)
+    champion = next((v for v in versions if "champion" in v["aliases"]), None)
+    if champion is not None:
+        print(f"version {champion['version']} became champion by the gate: {champion['reasons']}")
+        return {"version": champion["version"], "forced": False}
+    print("the gate promoted no version (reasons above); starting train with force_promote, as from the UI")
+    run_id = client.trigger(
+        "train", conf={"force_promote": True, "reason": "demo: first champion forced after the gate rejected it"}
+    )
+    client.wait_for_runs("train", [run_id], timeout_s=1800)
+    champion = next(v for v in registry_summary(settings) if "champion" in v["aliases"])
+    return {"version": champion["version"], "forced": True}
+
+
+def score_monitor_and_retrain(
+    client: AirflowClient, settings: Settings, clean_days: list[date], drift_days: list[date]
+) -> dict:
+    """Score the clean days in one run and the drift days one run per day, as daily runs would; ``monitor`` and
+    ``retrain_on_drift`` follow on their assets. Waits for the loop to settle and returns verdicts, prediction
+    counts and the drift-triggered retraining runs."""
+    import pyarrow.parquet as pq
+
+    from driftloop import drift_records
+
+    for dag_id in ("score", "monitor", "retrain_on_drift"):
+        client.set_paused(dag_id, False)
+    print(f"\nscore: clean days {', '.join(map(str, clean_days))}; monitor and retrain_on_drift follow")
+    client.wait_for_runs("score", [client.trigger("score", conf={"days": [d.isoformat() for d in clean_days]})])
+    client.wait_until_idle("monitor", timeout_s=1800, settle_s=15)
+    for day in drift_days:
+        print(f"score: {day} (drift)")
+        client.wait_for_runs("score", [client.trigger("score", conf={"days": [day.isoformat()]})])
+        client.wait_until_idle("monitor", timeout_s=1800, settle_s=10)
+    for dag_id in ("retrain_on_drift", "train"):
+        client.wait_until_idle(dag_id, timeout_s=3600, settle_s=20)
+    url = settings.monitoring.drift_db_url
+    verdicts = {r.interval_start.isoformat(): r.verdict for r in drift_records.records(url, settings.model.name)}
+    reports = {r.interval_start.isoformat(): r.report_uri for r in drift_records.records(url, settings.model.name)}
+    predictions = {}
+    for day in [*clean_days, *drift_days]:
+        path = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
+        predictions[day.isoformat()] = pq.read_metadata(path).num_rows if path.exists() else 0
+    in_database = database_counts(settings.model.predictions_db_url, [*clean_days, *drift_days])
+    train_states = {run["dag_run_id"]: run["state"] for run in client.runs("train")}
+    retrain_runs = [
+        {**run, "train_state": train_states.get(run["train_run_id"])}
+        for run in drift_records.retrainings(url, settings.model.name)
+    ]
+    print("\nday         verdict     predictions" + ("  in PostgreSQL" if in_database else "") + "  report")
+    for day in [*clean_days, *drift_days]:
+        key = day.isoformat()
+        print(
+            f"{key:<12}{verdicts.get(key, '-'):<12}{predictions[key]:>11}"
+            + (f"{in_database.get(key, 0):>15}" if in_database else "")
+            + f"  {reports.get(key, '-')}"
+        )
+    return {"verdicts": verdicts, "predictions": predictions, "retrain_runs": retrain_runs}
+
+
+def champion_history(versions: list[dict]) -> list[dict]:
+    """Versions that held ``champion``, in the order they got it, with the version each replaced."""
+    held = [v for v in versions if v.get("champion_since")]
+    return [
+        {"version": v["version"], "since": v["champion_since"], "replaced": v.get("previous_champion")}
+        for v in sorted(held, key=lambda v: v["champion_since"])
+    ]
+
+
+def print_loop_table(result: dict) -> None:
+    """The end-of-demo summary table."""
+    print("\n=== driftloop demo summary ===")
+    print(f"days ingested:        {len(result['days'])}")
+    quarantined = ", ".join(f"{q['day']} ({'; '.join(q['reasons'])})" for q in result["quarantined_batches"])
+    print(f"quarantined batches:  {quarantined or '-'}")
+    print(f"model versions:       {', '.join(v['version'] for v in result['model_versions'])}")
+    history = " -> ".join(f"v{h['version']} ({h['since']})" for h in result["champion_history"])
+    print(f"champion history:     {history or '-'}")
+    print(f"drift days:           {', '.join(result['drift_days']) or '-'}")
+    for run in result["retrain_runs"] or [{}]:
+        if run:
+            print(
+                f"retrain run:          {run['run_id']} -> train {run['train_run_id']} ({run['train_state']}), "
+                f"records {run['record_ids']}"
+            )
+        else:
+            print("retrain runs:         -")
 
 
 def registry_summary(settings: Settings) -> list[dict]:
@@ -182,6 +320,10 @@ def registry_summary(settings: Settings) -> list[dict]:
                 "reasons": v.tags.get("promotion_reasons"),
                 "training_window": v.tags.get("training_window"),
                 "device": v.tags.get("device"),
+                "reason": v.tags.get("reason"),
+                "drift_records": v.tags.get("drift_records"),
+                "champion_since": v.tags.get("champion_since"),
+                "previous_champion": v.tags.get("previous_champion"),
             }
             for v in versions
         ),
@@ -202,41 +344,6 @@ def database_counts(url: str, days: list[date]) -> dict[str, int]:
         counts = {day.isoformat(): rows for day, rows in cursor.fetchall()}
     connection.close()
     return counts
-
-
-def train_and_score(client: AirflowClient, settings: Settings, score_days: list[date]) -> dict:
-    """Run ``train`` once, then ``score`` for ``score_days``; print the registry and prediction counts."""
-    import pyarrow.parquet as pq
-
-    client.set_paused("train", False)
-    print("\ntrain: unpaused; the scheduler starts this week's run")
-    for run in client.wait_until_idle("train", timeout_s=1800, settle_s=15):
-        states = {t["task_id"]: t["state"] for t in client.task_instances("train", run["dag_run_id"])}
-        print(f"train: run {run['dag_run_id']} {run['state']}; champion published: {states.get('publish_champion')}")
-    versions = registry_summary(settings)
-    print(f"\nregistry of {settings.model.name}:")
-    for v in versions:
-        print(
-            f"  version {v['version']}: aliases {v['aliases'] or '-'}, gate {v['decision']} ({v['reasons']}), "
-            f"window {v['training_window']}, trained on {v['device']}"
-        )
-    champion = next((v["version"] for v in versions if "champion" in v["aliases"]), None)
-    if champion is None:
-        print("no champion: the gate rejected every version (see promotion_reasons above and the gate task log);")
-        print("scoring needs a champion, so it is skipped. Promote one with the train DAG's force_promote param.")
-        return {"model_versions": versions, "champion": None, "predictions": {}}
-    client.set_paused("score", False)
-    score_run = client.trigger("score", conf={"days": [d.isoformat() for d in score_days]})
-    client.wait_for_runs("score", [score_run], timeout_s=1800)
-    predictions = {}
-    for day in score_days:
-        path = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
-        predictions[day.isoformat()] = pq.read_metadata(path).num_rows if path.exists() else 0
-    in_database = database_counts(settings.model.predictions_db_url, score_days)
-    print("\npredictions per scored day (Parquet" + (", PostgreSQL table" if in_database else "") + "):")
-    for day, rows in predictions.items():
-        print(f"  {day}: {rows} customers" + (f", {in_database.get(day, 0)} rows in the table" if in_database else ""))
-    return {"model_versions": versions, "champion": champion, "predictions": predictions}
 
 
 if __name__ == "__main__":

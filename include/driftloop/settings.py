@@ -48,6 +48,11 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"setting {name}={raw!r} is not a boolean (true/false)")
 
 
+def _schedule(raw: str) -> str | None:
+    """A cron expression or preset; ``none`` means no schedule (manual and triggered runs only)."""
+    return None if raw.lower() == "none" else raw
+
+
 @dataclass(frozen=True)
 class ValidationSettings:
     """Thresholds of the batch-level checks that compare a batch with recently accepted ones."""
@@ -73,6 +78,7 @@ class ModelSettings:
     slice_tolerance: float = 0.05
     seed: int = 42
     predictions_db_url: str = ""
+    train_schedule: str | None = "@weekly"
 
 
 @dataclass(frozen=True)
@@ -200,6 +206,7 @@ def load_settings() -> Settings:
             slice_tolerance=_env_float("DRIFTLOOP_SLICE_TOLERANCE", 0.05),
             seed=_env_int("DRIFTLOOP_SEED", 42),
             predictions_db_url=_env("DRIFTLOOP_PREDICTIONS_DB_URL", ""),
+            train_schedule=_schedule(_env("DRIFTLOOP_TRAIN_SCHEDULE", "@weekly")),
         ),
         monitoring=MonitoringSettings(
             drift_db_url=_env("DRIFTLOOP_DRIFT_DB_URL", f"sqlite:///{data_root / 'drift.db'}"),

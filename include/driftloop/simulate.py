@@ -11,7 +11,8 @@ the configuration and the day: the same day is byte-identical whether simulated 
 
 Scenarios apply from ``scenario_start`` for ``scenario_days``: ``covariate_drift`` (price +25%, usage -30%, shorter
 sessions, more mobile), ``concept_drift`` (heavy users now churn more, payment failures and support matter more;
-inputs unchanged) and ``corrupt`` (files that break the contract; the world is unaffected).
+inputs unchanged) and ``corrupt`` (files that break the contract; the world is unaffected). ``corrupt_day`` breaks
+one more day's files in any scenario.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class SimulationConfig:
     scenario_days: int | None = None
     corruption: str | None = None
     label_horizon_days: int = 30
+    corrupt_day: date | None = None
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -68,8 +70,9 @@ class SimulationConfig:
         return self.scenario_days is None or day < start + timedelta(days=self.scenario_days)
 
     def corruption_on(self, day: date) -> str | None:
-        """The corruption kind of ``day``'s batch, or None for a well-formed batch."""
-        if self.scenario != "corrupt" or not self.scenario_on(day):
+        """The corruption kind of ``day``'s batch, or None for a well-formed batch: every day of the ``corrupt``
+        scenario, and ``corrupt_day`` whatever the scenario (so a drift scenario can have a bad batch too)."""
+        if day != self.corrupt_day and (self.scenario != "corrupt" or not self.scenario_on(day)):
             return None
         return self.corruption or CORRUPTIONS[day.toordinal() % len(CORRUPTIONS)]
 

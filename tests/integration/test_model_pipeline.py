@@ -22,6 +22,8 @@ pytestmark = pytest.mark.integration
 START = date(2026, 5, 1)
 N_DAYS = 26
 HORIZON = 7
+# Features use a 7-day window here; from the 7th day on, every row has a complete window.
+WINDOW_START = START + timedelta(days=6)
 LINEAGE_TAGS = {
     "dag_id",
     "run_id",
@@ -84,7 +86,7 @@ def first_training(prepared):
     # On data this small the test split holds a few dozen churners, too few for the baseline comparison to be a
     # stable fact, so the first champion is forced; the gate's merit rules are table-tested in test_promotion.py
     # and end to end in test_model_registry.py, and the worse challenger below goes through the real gate.
-    conf = {"window_start": (START + timedelta(days=1)).isoformat(), "force_promote": True, "reason": "first"}
+    conf = {"window_start": WINDOW_START.isoformat(), "force_promote": True, "reason": "first"}
     return run_dag("train", prepared["days"][-1], conf)
 
 
@@ -99,7 +101,7 @@ def test_the_first_model_becomes_champion_with_its_lineage_tags(prepared, first_
     assert str(champion.version) == "1" and set(champion.aliases) == {"champion", "challenger"}
     assert LINEAGE_TAGS <= set(registry.get_run(champion.run_id).data.tags)
     assert champion.tags["feature_service"] == "customer_churn_v1"
-    assert champion.tags["training_window"].startswith((START + timedelta(days=1)).isoformat())
+    assert champion.tags["training_window"].startswith(WINDOW_START.isoformat())
     assert champion.tags["promotion_decision"] == "promoted"
 
 
@@ -123,6 +125,31 @@ def test_scoring_writes_one_row_per_active_customer_to_parquet_and_postgres(prep
     connection.close()
 
 
+def test_monitoring_a_clean_scored_day_records_no_drift_with_its_report(prepared, first_training):
+    from driftloop import drift_records
+    from driftloop.model_registry import client
+
+    settings = prepared["settings"]
+    day = prepared["days"][-1]
+    if not (settings.predictions_dir / f"{lake.partition_name(day)}.parquet").exists():
+        assert run_dag("score", day, {"days": [day.isoformat()]}).state == "success"
+    result = run_dag("monitor", day, {"days": [day.isoformat()]})
+    assert result.state == "success", result.tasks
+    assert run_dag("monitor", day, {"days": [day.isoformat()]}).state == "success"
+    (record,) = drift_records.records(settings.monitoring.drift_db_url, settings.model.name)
+    assert (record.interval_start, record.model_version, record.verdict) == (day, "1", "no_drift")
+    assert record.drifted_columns == [] and record.metrics["current_rows"] > 0
+    assert record.metrics["thresholds"]["num_method"] == "wasserstein"
+    report = settings.monitoring.reports_uri + f"/drift/{lake.partition_name(day)}/churn_v1.html"
+    assert record.report_uri == report and "<html" in open(report).read(4096).lower()
+    registry = client(settings.mlflow_tracking_uri)
+    experiment = registry.get_experiment_by_name("churn-monitoring")
+    runs = registry.search_runs([experiment.experiment_id])
+    assert {r.data.tags["verdict"] for r in runs} == {"no_drift"} and len(runs) == 2
+    assert all(r.data.metrics["drift_share"] == record.drift_share for r in runs)
+    assert registry.get_model_version("churn", "1").tags["last_monitored"].startswith(f"{day}: no_drift")
+
+
 def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepared, first_training):
     from driftloop.model_registry import client
 
@@ -131,7 +158,7 @@ def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepa
     result = run_dag(
         "train",
         prepared["days"][-1],
-        {"window_start": (START + timedelta(days=1)).isoformat(), "hyperparameters": weak, "reason": "weak on purpose"},
+        {"window_start": WINDOW_START.isoformat(), "hyperparameters": weak, "reason": "weak on purpose"},
     )
     assert result.state == "success", result.tasks
     assert result.tasks["publish_champion"] == "skipped"
@@ -149,9 +176,7 @@ def test_the_regression_task_type_trains_registers_and_scores_through_the_same_d
     monkeypatch.setenv("DRIFTLOOP_MODEL_NAME", "watch_hours")
     try:
         day = prepared["days"][-1]
-        trained = run_dag(
-            "train", day, {"window_start": (START + timedelta(days=1)).isoformat(), "force_promote": True}
-        )
+        trained = run_dag("train", day, {"window_start": WINDOW_START.isoformat(), "force_promote": True})
         assert trained.state == "success", trained.tasks
         scored = run_dag("score", day, {"days": [day.isoformat()]})
         assert scored.state == "success", scored.tasks

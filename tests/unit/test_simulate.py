@@ -185,3 +185,13 @@ def test_the_cli_writes_batches_and_markers(tmp_path, capsys):
         ]
     assert "2026-02-02: activity_events" in capsys.readouterr().out
     assert main(["simulate", "--start", "2026-02-01", "--landing", "s3://bucket/x"]) == 2
+
+
+def test_a_corrupt_day_breaks_one_batch_of_any_scenario():
+    day = date(2026, 3, 5)
+    config = SimulationConfig(
+        scenario="covariate_drift", scenario_start=date(2026, 3, 1), corrupt_day=day, corruption="bad_type"
+    )
+    assert config.corruption_on(day) == "bad_type"
+    assert config.corruption_on(day + timedelta(days=1)) is None
+    assert SimulationConfig(scenario="covariate_drift").corruption_on(day) is None

@@ -1,0 +1,82 @@
+"""Drift verdicts of driftloop.monitoring on synthetic feature frames: explicit methods, thresholds, sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftloop.monitoring import drift_report, feature_columns, sample, save_report
+from driftloop.settings import get_settings
+
+COLUMNS = ["minutes_7d", "sessions_7d", "tenure_days", "monthly_charge", "plan", "region"]
+
+
+def _frame(n: int, seed: int, charge_factor: float = 1.0, usage: float = 1.0, mobile_plan_shift: bool = False):
+    rng = np.random.default_rng(seed)
+    plans = rng.choice(["basic", "standard", "premium"], size=n, p=[0.35, 0.45, 0.2])
+    if mobile_plan_shift:
+        plans = rng.choice(["basic", "standard", "premium"], size=n, p=[0.7, 0.2, 0.1])
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "minutes_7d": rng.gamma(2.0, 60.0, n) * usage,
+            "sessions_7d": rng.poisson(6 * usage, n).astype(float),
+            "tenure_days": rng.integers(1, 1000, n).astype(float),
+            "monthly_charge": rng.choice([8.99, 13.99, 19.99], n) * charge_factor,
+            "plan": plans,
+            "region": rng.choice(["north", "south", "east", "west", None], n),
+            "prediction": rng.beta(2, 20, n) * (1.0 / usage),
+        }
+    )
+
+
+@pytest.fixture
+def settings(data_root):
+    return get_settings()
+
+
+def test_the_same_distribution_is_not_drift_even_with_many_rows(settings):
+    snapshot, result = drift_report(_frame(50_000, 1), _frame(50_000, 2), COLUMNS, settings)
+    assert result.drifted_columns == [] and not result.dataset_drift and not result.prediction_drifted
+    assert set(result.columns) == set(COLUMNS) and max(result.columns.values()) < 0.05
+
+
+def test_a_price_rise_and_less_usage_is_drift_on_those_columns(settings):
+    reference, current = _frame(20_000, 1), _frame(20_000, 2, charge_factor=1.25, usage=0.6)
+    _, result = drift_report(reference, current, COLUMNS, settings)
+    assert {"monthly_charge", "minutes_7d", "sessions_7d"} <= set(result.drifted_columns)
+    assert "tenure_days" not in result.drifted_columns and result.dataset_drift
+    assert result.drift_share == pytest.approx(len(result.drifted_columns) / len(COLUMNS))
+    assert result.prediction_drifted
+
+
+def test_categorical_columns_use_their_own_method_and_threshold(settings, monkeypatch):
+    reference, current = _frame(20_000, 1), _frame(20_000, 2, mobile_plan_shift=True)
+    _, result = drift_report(reference, current, COLUMNS, settings)
+    assert result.drifted_columns == ["plan"] and not result.dataset_drift
+    monkeypatch.setenv("DRIFTLOOP_DRIFT_CAT_THRESHOLD", "0.9")
+    get_settings.cache_clear()
+    _, relaxed = drift_report(reference, current, COLUMNS, get_settings())
+    assert relaxed.drifted_columns == [] and relaxed.columns["plan"] == result.columns["plan"]
+
+
+def test_sampling_is_seeded_and_keeps_small_frames_whole():
+    frame = _frame(1000, 3)
+    assert sample(frame, 5000, seed=1).equals(frame)
+    assert sample(frame, 100, seed=1).equals(sample(frame, 100, seed=1))
+    assert not sample(frame, 100, seed=1).equals(sample(frame, 100, seed=2))
+    assert len(sample(frame, 100, seed=1)) == 100
+
+
+def test_feature_columns_leave_out_keys_labels_and_predictions():
+    reference = _frame(10, 1).assign(churned=0, event_timestamp=pd.Timestamp("2026-01-01", tz="UTC"))
+    assert feature_columns(reference, _frame(10, 2)) == COLUMNS
+
+
+def test_reports_are_saved_as_html_and_json(settings, tmp_path):
+    snapshot, _ = drift_report(_frame(500, 1), _frame(500, 2), COLUMNS, settings)
+    location = save_report(snapshot, str(tmp_path / "reports"), "dt=2026-05-01/churn_v1")
+    assert location == str(tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.html")
+    assert "<html" in (tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.html").read_text().lower()
+    assert "ValueDrift" in (tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.json").read_text()
