@@ -7,7 +7,6 @@ partitions and the PostgreSQL table the test created on 127.0.0.1.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 
 import pandas as pd
@@ -34,18 +33,6 @@ LINEAGE_TAGS = {
     "snapshot_sha256",
     "device",
 }
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"driftloop_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
 
 
 @pytest.fixture(scope="module")

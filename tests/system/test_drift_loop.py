@@ -22,12 +22,11 @@ import os
 import socket
 import subprocess
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg2
 import pytest
+from conftest import postgres_database
 
 pytestmark = pytest.mark.system
 
@@ -61,13 +60,8 @@ def _wait_for(what: str, check, timeout_s: float = 300.0, every_s: float = 3.0):
 @pytest.fixture(scope="module")
 def database():
     """A fresh PostgreSQL database for Airflow's metadata and the drift records, dropped afterwards."""
-    name = f"driftloop_system_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    yield name
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    with postgres_database("driftloop_system") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import psycopg2
 import pytest
+from conftest import postgres_database
 
 from driftloop import drift_records
 
@@ -20,15 +19,10 @@ def url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'drift.db'}"
         return
-    name = f"driftloop_drift_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    yield url
-    drift_records.engine(url).dispose()
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    with postgres_database("driftloop_drift") as name:
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield url
+        drift_records.engine(url).dispose()
 
 
 def _record(url, day: date, verdict: str = "drift", version: str = "1", share: float = 0.5):
