@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: venv test demo up down lock lint clean
+.PHONY: venv test demo up down lock lint clean bench
 
 venv: $(STAMP)
 
@@ -29,12 +29,17 @@ demo: venv
 down:
 	scripts/airflow-down.sh
 
+# Every stage against its floor at SCALE feature rows (default 1,000,000; SCALES=a,b,c for growth exponents):
+# prints the table and writes bench/results/<date>-<commit>.json.
+bench: venv
+	$(VENV)/bin/python -m bench
+
 # Regenerate the lock from the pinned direct requirements.
 lock:
 	uv pip compile requirements.txt --python-version $(PYTHON_VERSION) --no-header --annotation-style line -o requirements.lock
 
 lint: venv
-	$(VENV)/bin/ruff check include plugins dags tests
+	$(VENV)/bin/ruff check include plugins dags tests bench
 
 clean: down
 	rm -rf data airflow_home

@@ -1,0 +1,1 @@
+"""driftloop's benchmarks: every stage against its floor, measured side by side (``make bench``)."""

@@ -1,0 +1,451 @@
+"""Each benchmark stage: driftloop's own code path and its floor, on the same data, in the same run."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.dataset import Dataset
+from bench.harness import Measurement, StageResult, measure
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {
+    "dag_parse": 1.2,
+    "training_set": 2.0,
+    "materialization": 20.0,
+    "training": 1.2,
+    "registration": 1.5,
+    "scoring": 1.2,
+    "drift": 3.0,
+    "daily_cycle": 1.5,
+    "training_cycle": 1.5,
+}
+"""The largest acceptable ratio per stage (materialization is judged on rows/s and peak memory instead)."""
+
+
+def _settings():
+    from driftloop.settings import get_settings
+
+    return get_settings()
+
+
+def _feature_columns() -> list[str]:
+    from driftloop.feature_store import declared_feature_schema
+
+    return list(declared_feature_schema(_settings()))
+
+
+def _offline(data: Dataset) -> pd.DataFrame:
+    return pd.read_parquet(_settings().offline_store_dir)
+
+
+# --- DAG parse ------------------------------------------------------------------------------------------------------
+_PARSE = """
+import sys, time, runpy
+start = time.perf_counter()
+import airflow.sdk
+if sys.argv[1] != "-":
+    runpy.run_path(sys.argv[1])
+print(time.perf_counter() - start)
+"""
+
+
+def _parse_seconds(path: str) -> float:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), str(REPO_ROOT / "dags")])}
+    out = subprocess.run([sys.executable, "-c", _PARSE, path], capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _parse_measurement(path: str, repeat: int) -> Measurement:
+    return Measurement(seconds=[_parse_seconds(path) for _ in range(repeat)], peak_mb=0.0)
+
+
+def dag_parse(data: Dataset, repeat: int) -> StageResult:
+    """The slowest DAG file's import (with ``airflow.sdk``) ÷ importing ``airflow.sdk`` alone, each in a fresh
+    interpreter, timed inside it (interpreter start-up excluded)."""
+    files = sorted((REPO_ROOT / "dags").glob("*.py"))
+    per_file = {f.stem: _parse_measurement(str(f), repeat) for f in files}
+    floor = _parse_measurement("-", repeat)
+    slowest = max(per_file, key=lambda name: per_file[name].median_s)
+    return StageResult(
+        "dag_parse",
+        per_file[slowest],
+        floor,
+        TARGETS["dag_parse"],
+        rows=len(files),
+        notes={"slowest_file": slowest, "per_file_s": {k: round(v.median_s, 3) for k, v in per_file.items()}},
+    )
+
+
+# --- Training set ---------------------------------------------------------------------------------------------------
+def merge_asof_training_set(events: pd.DataFrame, offline: pd.DataFrame, ttl: timedelta) -> pd.DataFrame:
+    """The floor of the point-in-time join: pandas ``merge_asof`` backward within the feature view's ttl."""
+    left = events.sort_values("event_timestamp")
+    right = offline.sort_values("event_timestamp")
+    return pd.merge_asof(
+        left, right, on="event_timestamp", by="customer_id", direction="backward", tolerance=pd.Timedelta(ttl)
+    )
+
+
+def training_set(data: Dataset, repeat: int) -> StageResult:
+    """driftloop's Feast point-in-time training set ÷ ``merge_asof`` on the same label events and feature files."""
+    from driftloop.training_set import build_training_set, label_events
+
+    start, end = data.label_days
+    settings = _settings()
+    ours = measure(lambda: build_training_set(start, end, settings), repeat)
+    events = label_events(start, end, settings)
+
+    def floor_job():
+        offline = pd.read_parquet(settings.offline_store_dir)
+        return merge_asof_training_set(label_events(start, end, settings), offline, timedelta(days=2))
+
+    floor = measure(floor_job, repeat)
+    matched = int(floor.result[_feature_columns()].notna().any(axis=1).sum())
+    return StageResult(
+        "training_set",
+        ours,
+        floor,
+        TARGETS["training_set"],
+        rows=len(pd.read_parquet(settings.offline_store_dir, columns=["customer_id"])),
+        notes={
+            "label_events": len(events),
+            "ours_rows": len(ours.result.frame),
+            "dropped_rows": len(events) - len(ours.result.frame),
+            "floor_matched_rows": matched,
+        },
+    )
+
+
+# --- Materialization ------------------------------------------------------------------------------------------------
+def _bulk_write(frame: pd.DataFrame, columns: list[str], path: Path) -> int:
+    """The floor: the same rows, one per entity and feature as Feast's SQLite store keeps them, in one transaction."""
+    connection = sqlite3.connect(path)
+    connection.execute("DROP TABLE IF EXISTS bench_features")
+    connection.execute(
+        "CREATE TABLE bench_features (entity_key BLOB, feature_name TEXT, value BLOB, event_ts TIMESTAMP, "
+        "created_ts TIMESTAMP, PRIMARY KEY (entity_key, feature_name))"
+    )
+    keys = frame["customer_id"].astype("int64").to_numpy()
+    stamps = frame["event_timestamp"].astype(str).to_numpy()
+    rows = []
+    for column in columns:
+        values = frame[column].astype(str).to_numpy()
+        rows.extend(zip((k.tobytes() for k in keys), [column] * len(keys), values, stamps, stamps, strict=True))
+    with connection:
+        connection.executemany("INSERT OR REPLACE INTO bench_features VALUES (?, ?, ?, ?, ?)", rows)
+    connection.close()
+    return len(keys)
+
+
+def materialization(data: Dataset, repeat: int) -> StageResult:
+    """Entities per second into the online store (the newest day) ÷ a plain bulk write of the same rows into the same
+    SQLite file; peak memory of both."""
+    from driftloop.feature_store import materialize_days
+
+    settings = _settings()
+    day = data.days[-1]
+    ours = measure(lambda: materialize_days([day], settings), repeat)
+    offline = _offline(data)
+    first = day - timedelta(days=settings.materialize_overlap_days)
+    rows = offline[offline["event_timestamp"].dt.date >= first]
+    columns = _feature_columns()
+    floor = measure(lambda: _bulk_write(rows, columns, settings.feast_online_path), repeat)
+    entities = len(rows)
+    return StageResult(
+        "materialization",
+        ours,
+        floor,
+        TARGETS["materialization"],
+        rows=entities,
+        notes={
+            "ours_entities_per_s": round(entities / ours.median_s),
+            "floor_entities_per_s": round(entities / floor.median_s),
+        },
+    )
+
+
+# --- Training, registration, scoring --------------------------------------------------------------------------------
+def _split(data: Dataset):
+    from driftloop.training import time_split
+    from driftloop.training_set import build_training_set
+
+    start, end = data.label_days
+    training = build_training_set(start, end, _settings())
+    return training, time_split(training.frame, "event_timestamp")
+
+
+def training(data: Dataset, repeat: int, prepared: dict) -> StageResult:
+    """driftloop's train step ÷ a bare ``xgboost.train`` with the same parameters, rounds and data."""
+    import xgboost as xgb
+
+    from driftloop.training import build_model_matrix, train_model
+
+    settings = _settings()
+    _, split = prepared["split"]
+    columns = _feature_columns()
+    ours = measure(lambda: train_model(split, "classification", columns, None, settings.model.seed, "cpu"), repeat)
+    model = ours.result
+    x_train, x_valid = build_model_matrix(split.train, columns), build_model_matrix(split.validation, columns)
+    params = {**model.params, "device": "cpu"}
+    rounds = model.best_iteration + 1
+
+    def floor_job():
+        train = xgb.DMatrix(x_train, label=split.train["churned"], enable_categorical=True)
+        valid = xgb.DMatrix(x_valid, label=split.validation["churned"], enable_categorical=True)
+        return xgb.train(
+            params, train, rounds + 50, evals=[(valid, "validation")], early_stopping_rounds=50, verbose_eval=False
+        )
+
+    floor = measure(floor_job, repeat)
+    prepared["model"] = model
+    return StageResult(
+        "training", ours, floor, TARGETS["training"], rows=len(split.train), notes={"device": model.device}
+    )
+
+
+def registration(data: Dataset, repeat: int, prepared: dict) -> StageResult:
+    """driftloop's MLflow logging and registration ÷ saving the model file."""
+    from driftloop import model_registry
+    from driftloop.evaluation import evaluate
+    from driftloop.promotion import PromotionDecision
+    from driftloop.training import predict
+
+    settings = _settings()
+    training_frame, split = prepared["split"]
+    model = prepared["model"]
+    evaluation = evaluate("classification", split.test["churned"], predict(model, split.test))
+    tags = {"run_id": "bench", "dag_id": "bench", "training_window": "bench"}
+
+    def ours_job():
+        return model_registry.log_and_register(
+            settings.mlflow_tracking_uri,
+            settings.mlflow_artifact_root,
+            settings.model.name,
+            model,
+            split.test,
+            evaluation,
+            evaluation,
+            training_frame.path,
+            training_frame.sha256,
+            {**tags, "snapshot_sha256": training_frame.sha256, "snapshot_path": str(training_frame.path)},
+        )
+
+    ours = measure(ours_job, repeat)
+    model_registry.apply_decision(
+        settings.mlflow_tracking_uri, settings.model.name, ours.result.version, PromotionDecision(True, ["bench"])
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        floor = measure(lambda: model.booster.save_model(Path(scratch) / "model.ubj"), repeat)
+    return StageResult("registration", ours, floor, TARGETS["registration"], rows=1)
+
+
+def scoring(data: Dataset, repeat: int, prepared: dict) -> StageResult:
+    """Rows per second of driftloop's scoring of a day (Feast point-in-time read, checks, Parquet) ÷ a bare
+    ``inplace_predict`` on that day's feature rows."""
+    from driftloop.scoring import score_day
+    from driftloop.training import build_model_matrix
+
+    settings = _settings()
+    day = data.days[-1]
+    ours = measure(lambda: score_day(day, settings), repeat)
+    offline = _offline(data)
+    rows = offline[offline["event_timestamp"].dt.date == day]
+    model = prepared["model"]
+
+    def floor_job():
+        matrix = build_model_matrix(rows, model.feature_columns)
+        return model.booster.inplace_predict(matrix, iteration_range=(0, model.best_iteration + 1))
+
+    floor = measure(floor_job, repeat)
+    return StageResult("scoring", ours, floor, TARGETS["scoring"], rows=ours.result.rows)
+
+
+# --- Drift ----------------------------------------------------------------------------------------------------------
+def _psi(reference: pd.Series, current: pd.Series) -> float:
+    ref = reference.astype(str).value_counts(normalize=True)
+    cur = current.astype(str).value_counts(normalize=True)
+    keys = ref.index.union(cur.index)
+    p = ref.reindex(keys, fill_value=0).to_numpy() + 1e-4
+    q = cur.reindex(keys, fill_value=0).to_numpy() + 1e-4
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def scipy_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]) -> dict[str, float]:
+    """The floor: two-sample KS statistic for numeric columns, PSI for categorical ones."""
+    from scipy.stats import ks_2samp
+
+    from driftloop.training import CATEGORIES
+
+    out = {}
+    for column in columns:
+        if column in CATEGORIES:
+            out[column] = _psi(reference[column], current[column])
+        else:
+            out[column] = float(ks_2samp(reference[column].dropna(), current[column].dropna()).statistic)
+    return out
+
+
+def drift(data: Dataset, repeat: int, prepared: dict) -> StageResult:
+    """driftloop's monitoring of a scored day (Evidently drift and prediction drift, reports, MLflow, record) ÷ scipy
+    KS/PSI on the same columns; and whether the sampled verdicts equal an unsampled run's."""
+    from driftloop.monitoring import drift_report, feature_columns, monitor_day, reference_frame, scored_day
+    from driftloop.settings import load_settings
+
+    settings = _settings()
+    day = data.days[-1]
+    ours = measure(lambda: monitor_day(day, settings), repeat)
+    current = scored_day(day, settings)
+    from driftloop.model_registry import client
+
+    version = client(settings.mlflow_tracking_uri).get_model_version_by_alias(settings.model.name, "champion")
+    reference = reference_frame(version, settings)
+    columns = feature_columns(reference, current)
+    floor = measure(lambda: scipy_drift(reference, current, columns), repeat)
+    os.environ["DRIFTLOOP_DRIFT_SAMPLE_ROWS"] = str(10**12)
+    unsampled_settings = load_settings()
+    del os.environ["DRIFTLOOP_DRIFT_SAMPLE_ROWS"]
+    reference = reference.assign(prediction=0.0)
+    _, unsampled = drift_report(reference, current.assign(prediction=0.0), columns, unsampled_settings)
+    sampled = ours.result.drift
+    agree = sum((c in sampled.drifted_columns) == (c in unsampled.drifted_columns) for c in columns) / len(columns)
+    return StageResult(
+        "drift",
+        ours,
+        floor,
+        TARGETS["drift"],
+        rows=len(current) + len(reference),
+        notes={
+            "sample_rows": settings.monitoring.sample_rows,
+            "verdict_agreement": round(agree, 3),
+            "same_dataset_verdict": sampled.dataset_drift == unsampled.dataset_drift,
+        },
+    )
+
+
+# --- Whole cycles ---------------------------------------------------------------------------------------------------
+def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
+    """A day through driftloop (validate, features, materialize, score, monitor) ÷ a plain pandas + XGBoost script
+    (read the batch and the accepted history, compute the same features, predict, KS/PSI)."""
+    from driftloop import lake
+    from driftloop.feature_store import materialize_days
+    from driftloop.features import build_features_for_day, compute_daily_features
+    from driftloop.monitoring import monitor_day
+    from driftloop.scoring import score_day
+    from driftloop.training import build_model_matrix
+    from driftloop.validation import validate_batch
+
+    settings = _settings()
+    day = data.days[-1]
+
+    def ours_job():
+        validate_batch(day, settings)
+        build_features_for_day(day, settings)
+        materialize_days([day], settings)
+        score_day(day, settings)
+        return monitor_day(day, settings)
+
+    ours = measure(ours_job, repeat)
+    model = prepared["model"]
+    reference = pd.read_parquet(prepared["split"][0].path)
+    columns = [c for c in model.feature_columns]
+
+    def floor_job():
+        batch = lake.partition_dir(settings.raw_dir, day)
+        activity = [pd.read_csv(batch / "activity_events.csv")]
+        for back in range(1, settings.feature_window_days):
+            part = lake.partition_dir(settings.validated_dir / "activity_events", day - timedelta(days=back))
+            if (part / "part.parquet").exists():
+                activity.append(pd.read_parquet(part / "part.parquet"))
+        profiles = pd.read_csv(batch / "customer_profiles.csv")
+        events = pd.concat(activity, ignore_index=True)
+        features = compute_daily_features(day, events, profiles, settings.feature_window_days)
+        scores = model.booster.inplace_predict(
+            build_model_matrix(features, columns), iteration_range=(0, model.best_iteration + 1)
+        )
+        return scipy_drift(reference, features.assign(prediction=scores), columns)
+
+    floor = measure(floor_job, repeat)
+    return StageResult("daily_cycle", ours, floor, TARGETS["daily_cycle"], rows=ours.result.drift.current_rows)
+
+
+def training_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
+    """Training set, split, training, evaluation and registration through driftloop ÷ ``merge_asof`` + ``xgboost.train``
+    + saving the model."""
+    import xgboost as xgb
+
+    from driftloop import model_registry
+    from driftloop.evaluation import baseline_predictions, evaluate
+    from driftloop.training import build_model_matrix, predict, time_split, train_model
+    from driftloop.training_set import build_training_set, label_events
+
+    settings = _settings()
+    start, end = data.label_days
+    columns = _feature_columns()
+
+    def ours_job():
+        training = build_training_set(start, end, settings)
+        split = time_split(training.frame, "event_timestamp")
+        model = train_model(split, "classification", columns, None, settings.model.seed, "cpu")
+        evaluation = evaluate("classification", split.test["churned"], predict(model, split.test))
+        baseline = evaluate(
+            "classification",
+            split.test["churned"],
+            baseline_predictions("classification", split.train, split.test, columns),
+        )
+        return model_registry.log_and_register(
+            settings.mlflow_tracking_uri,
+            settings.mlflow_artifact_root,
+            settings.model.name,
+            model,
+            split.test,
+            evaluation,
+            baseline,
+            training.path,
+            training.sha256,
+            {"run_id": "bench-cycle"},
+        )
+
+    ours = measure(ours_job, repeat)
+    params = {**prepared["model"].params, "device": "cpu"}
+
+    def floor_job():
+        offline = pd.read_parquet(settings.offline_store_dir)
+        frame = merge_asof_training_set(label_events(start, end, settings), offline, timedelta(days=2))
+        split = time_split(frame, "event_timestamp")
+        train = xgb.DMatrix(
+            build_model_matrix(split.train, columns), label=split.train["churned"], enable_categorical=True
+        )
+        valid = xgb.DMatrix(
+            build_model_matrix(split.validation, columns), label=split.validation["churned"], enable_categorical=True
+        )
+        booster = xgb.train(params, train, 600, evals=[(valid, "v")], early_stopping_rounds=50, verbose_eval=False)
+        with tempfile.TemporaryDirectory() as scratch:
+            booster.save_model(Path(scratch) / "model.ubj")
+        return booster
+
+    floor = measure(floor_job, repeat)
+    return StageResult(
+        "training_cycle", ours, floor, TARGETS["training_cycle"], rows=len(label_events(start, end, settings))
+    )
+
+
+def run_all(data: Dataset, repeat: int) -> list:
+    """Every stage in dependency order (scoring needs a champion, drift a scored day)."""
+    prepared: dict = {"split": _split(data)}
+    results = [dag_parse(data, repeat), training_set(data, repeat), materialization(data, repeat)]
+    results.append(training(data, repeat, prepared))
+    results.append(registration(data, repeat, prepared))
+    results.append(scoring(data, repeat, prepared))
+    results.append(drift(data, repeat, prepared))
+    results.append(daily_cycle(data, repeat, prepared))
+    results.append(training_cycle(data, repeat, prepared))
+    return results
