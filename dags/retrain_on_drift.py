@@ -4,12 +4,14 @@
 Runs after each `monitor` run (on the `drift_reports` asset), and by hand from the UI.
 
 1. **wait_for_drift** (`DriftSensor`, deferrable: it waits in the triggerer and holds no worker slot) waits until
-   there is an unconsumed drift record with verdict `drift` or `quality_drop`, no drift-triggered retraining is still
-   running and `DRIFTLOOP_RETRAIN_COOLDOWN_S` has passed since the last one started. It polls the drift record store
+   there is an unconsumed drift record with verdict `drift` or `quality_drop`, fewer than
+   `DRIFTLOOP_RETRAIN_MAX_ACTIVE` drift-triggered retrainings are unfinished and `DRIFTLOOP_RETRAIN_COOLDOWN_S` has
+   passed since the last one started. It polls the drift record store
    every `DRIFTLOOP_DRIFT_POKE_INTERVAL_S` seconds and gives up (skipped, not failed) after
    `DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S`. Its log says what it waits for.
-2. **claim_drift_records** takes every pending record in one locked transaction and marks them consumed by this run,
-   so a record never triggers twice and several records are coalesced into one retraining; if another run got them
+2. **claim_drift_records** takes every pending record (`DRIFTLOOP_RETRAIN_COALESCE`; else the oldest) in one locked
+   transaction and marks them consumed by this run, so a record never triggers twice and several records are
+   coalesced into one retraining; if another run got them
    first, or a guard holds, the rest is skipped and the log says why.
 3. **trigger_train** starts `train` (run id `drift__<this run id>`) with a conf naming the reason and the records,
    and waits for it, deferred. `train` itself runs one at a time.
@@ -49,6 +51,7 @@ def retrain_on_drift():
         db_url=monitoring.drift_db_url,
         model_name=settings.model.name,
         cooldown_s=monitoring.retrain_cooldown_s,
+        max_active=monitoring.retrain_max_active,
         poke_interval=monitoring.sensor_poke_interval_s,
         timeout=monitoring.sensor_timeout_s,
         soft_fail=True,
@@ -63,7 +66,14 @@ def retrain_on_drift():
         from driftloop.drift_records import claim, set_train_run
 
         run_id = context["run_id"]
-        claimed = claim(monitoring.drift_db_url, run_id, settings.model.name, monitoring.retrain_cooldown_s)
+        claimed = claim(
+            monitoring.drift_db_url,
+            run_id,
+            settings.model.name,
+            monitoring.retrain_cooldown_s,
+            max_active=monitoring.retrain_max_active,
+            coalesce=monitoring.retrain_coalesce,
+        )
         if claimed is None:
             raise AirflowSkipException(
                 f"records {ready['record_ids']} were taken by another run, or a guard holds: nothing to retrain"

@@ -218,7 +218,9 @@ def initial_champion(client: AirflowClient, settings: Settings) -> dict:
     if champion is not None:
         print(f"version {champion['version']} became champion by the gate: {champion['reasons']}")
         return {"version": champion["version"], "forced": False}
-    print("the gate promoted no version (reasons above); starting train with force_promote, as from the UI")
+    for v in versions:
+        print(f"version {v['version']} was not promoted: {v['reasons']}")
+    print("the gate promoted no version; starting train with force_promote, as a user would from the UI")
     run_id = client.trigger(
         "train", conf={"force_promote": True, "reason": "demo: first champion forced after the gate rejected it"}
     )

@@ -9,9 +9,10 @@ A SQL database named by ``DRIFTLOOP_DRIFT_DB_URL`` (SQLite by default, PostgreSQ
 - ``retrain_runs``: one row per drift-triggered retraining (the ``retrain_on_drift`` run id), the records it
   consumed, the ``train`` run it started, when it started and finished and how it ended.
 
-:func:`claim` is the one place records get consumed: in a single locked transaction it checks the storm guards (no
-retraining still running, none started within the cooldown), takes every pending record and inserts the retraining
-row, so a record never triggers twice and concurrent claimers cannot both win.
+:func:`claim` is the one place records get consumed: in a single locked transaction it checks the storm guards (at
+most ``max_active`` retrainings unfinished, none started within the cooldown), takes the pending records (all of
+them, coalesced into one retraining, unless told otherwise) and inserts the retraining row, so a record never
+triggers twice and concurrent claimers cannot both win.
 """
 
 from __future__ import annotations
@@ -218,34 +219,44 @@ def _pending_query(model_name: str):
     )
 
 
-def _blocked(connection, model_name: str, cooldown_s: float, now: datetime) -> str | None:
+def _blocked(connection, model_name: str, cooldown_s: float, now: datetime, max_active: int = 1) -> str | None:
+    unfinished = connection.execute(
+        sa.select(retrain_runs.c.run_id, retrain_runs.c.train_run_id)
+        .where(retrain_runs.c.model_name == model_name)
+        .where(retrain_runs.c.finished_at.is_(None))
+        .order_by(retrain_runs.c.started_at)
+    ).all()
+    if len(unfinished) >= max_active:
+        running = ", ".join(f"{row.run_id} (train run {row.train_run_id})" for row in unfinished)
+        return f"{len(unfinished)} retraining run(s) have not finished, at most {max_active} at once: {running}"
     latest = connection.execute(
-        sa.select(retrain_runs)
+        sa.select(retrain_runs.c.run_id, retrain_runs.c.started_at)
         .where(retrain_runs.c.model_name == model_name)
         .order_by(retrain_runs.c.started_at.desc(), retrain_runs.c.id.desc())
         .limit(1)
     ).one_or_none()
     if latest is None:
         return None
-    if latest.finished_at is None:
-        return f"retraining run {latest.run_id} (train run {latest.train_run_id}) has not finished"
-    ready_at = _utc(latest.started_at) + timedelta(seconds=cooldown_s)
+    started = _utc(latest.started_at)
+    ready_at = started + timedelta(seconds=cooldown_s)
     if now < ready_at:
         return (
-            f"cooldown: retraining run {latest.run_id} started at {_utc(latest.started_at):%Y-%m-%d %H:%M:%S}Z, "
+            f"cooldown: retraining run {latest.run_id} started at {started:%Y-%m-%d %H:%M:%S}Z, "
             f"next retraining allowed from {ready_at:%Y-%m-%d %H:%M:%S}Z"
         )
     return None
 
 
-def readiness(url: str, model_name: str, cooldown_s: float, now: datetime | None = None) -> tuple[list[int], str]:
+def readiness(
+    url: str, model_name: str, cooldown_s: float, now: datetime | None = None, max_active: int = 1
+) -> tuple[list[int], str]:
     """The pending actionable record ids when retraining may start now (else an empty list), and why."""
     now = now or datetime.now(UTC)
     with engine(url).connect() as connection:
         pending = [row.id for row in connection.execute(_pending_query(model_name))]
         if not pending:
             return [], "no unconsumed drift or quality-drop record"
-        blocked = _blocked(connection, model_name, cooldown_s, now)
+        blocked = _blocked(connection, model_name, cooldown_s, now, max_active)
     if blocked:
         return [], f"{len(pending)} pending record(s) wait: {blocked}"
     return pending, f"{len(pending)} pending record(s): {pending}"
@@ -256,20 +267,31 @@ def _lock(connection) -> None:
         connection.execute(sa.text("LOCK TABLE retrain_runs IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def claim(url: str, run_id: str, model_name: str, cooldown_s: float, now: datetime | None = None) -> Claim | None:
-    """Atomically take every pending record for the retraining run ``run_id``, or None when there is none or a
-    guard holds (see :func:`readiness`). Claiming again with the same ``run_id`` returns the same claim."""
+def claim(
+    url: str,
+    run_id: str,
+    model_name: str,
+    cooldown_s: float,
+    now: datetime | None = None,
+    max_active: int = 1,
+    coalesce: bool = True,
+) -> Claim | None:
+    """Atomically take the pending records for the retraining run ``run_id`` (all of them when ``coalesce``, else
+    the oldest), or None when there is none or a guard holds (see :func:`readiness`). Claiming again with the same
+    ``run_id`` returns the same claim."""
     now = now or datetime.now(UTC)
     with engine(url).begin() as connection:
         _lock(connection)
         mine = connection.execute(sa.select(retrain_runs).where(retrain_runs.c.run_id == run_id)).one_or_none()
         if mine is not None:
             return Claim(run_id, json.loads(mine.record_ids), mine.reason)
-        if _blocked(connection, model_name, cooldown_s, now):
+        if _blocked(connection, model_name, cooldown_s, now, max_active):
             return None
         pending = [_record(row) for row in connection.execute(_pending_query(model_name))]
         if not pending:
             return None
+        if not coalesce:
+            pending = pending[:1]
         ids = [record.id for record in pending]
         reason = "drift: " + "; ".join(
             f"record {r.id} {r.verdict} on {r.interval_start} (v{r.model_version}"

@@ -97,6 +97,8 @@ class MonitoringSettings:
     quality_drop_tolerance: float = 0.1
     quality_min_rows: int = 200
     retrain_cooldown_s: float = 86_400.0
+    retrain_max_active: int = 1
+    retrain_coalesce: bool = True
     sensor_poke_interval_s: float = 60.0
     sensor_timeout_s: float = 6 * 3600.0
 
@@ -221,6 +223,8 @@ def load_settings() -> Settings:
             quality_drop_tolerance=_env_float("DRIFTLOOP_QUALITY_DROP_TOLERANCE", 0.1),
             quality_min_rows=_env_int("DRIFTLOOP_QUALITY_MIN_ROWS", 200),
             retrain_cooldown_s=_env_float("DRIFTLOOP_RETRAIN_COOLDOWN_S", 86_400.0),
+            retrain_max_active=_env_int("DRIFTLOOP_RETRAIN_MAX_ACTIVE", 1),
+            retrain_coalesce=_env_bool("DRIFTLOOP_RETRAIN_COALESCE", True),
             sensor_poke_interval_s=_env_float("DRIFTLOOP_DRIFT_POKE_INTERVAL_S", 60.0),
             sensor_timeout_s=_env_float("DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S", 6 * 3600.0),
         ),

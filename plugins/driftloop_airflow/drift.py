@@ -21,12 +21,15 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 class DriftTrigger(BaseTrigger):
     """Fires with the pending record ids once retraining may start (see the module docstring)."""
 
-    def __init__(self, db_url: str, model_name: str, cooldown_s: float, poke_interval_s: float) -> None:
+    def __init__(
+        self, db_url: str, model_name: str, cooldown_s: float, poke_interval_s: float, max_active: int = 1
+    ) -> None:
         super().__init__()
         self.db_url = db_url
         self.model_name = model_name
         self.cooldown_s = cooldown_s
         self.poke_interval_s = poke_interval_s
+        self.max_active = max_active
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and arguments the triggerer rebuilds the trigger from."""
@@ -37,6 +40,7 @@ class DriftTrigger(BaseTrigger):
                 "model_name": self.model_name,
                 "cooldown_s": self.cooldown_s,
                 "poke_interval_s": self.poke_interval_s,
+                "max_active": self.max_active,
             },
         )
 
@@ -46,7 +50,9 @@ class DriftTrigger(BaseTrigger):
 
         last_reason = None
         while True:
-            ids, reason = await asyncio.to_thread(readiness, self.db_url, self.model_name, self.cooldown_s)
+            ids, reason = await asyncio.to_thread(
+                readiness, self.db_url, self.model_name, self.cooldown_s, None, self.max_active
+            )
             if ids:
                 self.log.info("drift sensor fires: %s", reason)
                 yield TriggerEvent({"record_ids": ids, "reason": reason})
@@ -67,18 +73,26 @@ class DriftSensor(BaseSensorOperator):
     template_fields = ("db_url", "model_name")
 
     def __init__(
-        self, *, db_url: str, model_name: str, cooldown_s: float, poke_interval: float = 60.0, **kwargs
+        self,
+        *,
+        db_url: str,
+        model_name: str,
+        cooldown_s: float,
+        max_active: int = 1,
+        poke_interval: float = 60.0,
+        **kwargs,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.db_url = db_url
         self.model_name = model_name
         self.cooldown_s = cooldown_s
+        self.max_active = max_active
 
     def poke(self, context) -> bool:
         """Whether retraining may start now (used by the first check before deferring)."""
         from driftloop.drift_records import readiness
 
-        ids, reason = readiness(self.db_url, self.model_name, self.cooldown_s)
+        ids, reason = readiness(self.db_url, self.model_name, self.cooldown_s, None, self.max_active)
         self.log.info("drift records: %s", reason)
         return bool(ids)
 
@@ -86,13 +100,13 @@ class DriftSensor(BaseSensorOperator):
         """Return at once when records are ready, else defer to the trigger."""
         from driftloop.drift_records import readiness
 
-        ids, reason = readiness(self.db_url, self.model_name, self.cooldown_s)
+        ids, reason = readiness(self.db_url, self.model_name, self.cooldown_s, None, self.max_active)
         if ids:
             self.log.info("drift sensor fires at once: %s", reason)
             return {"record_ids": ids, "reason": reason}
         self.log.info("drift sensor defers: %s", reason)
         self.defer(
-            trigger=DriftTrigger(self.db_url, self.model_name, self.cooldown_s, self.poke_interval),
+            trigger=DriftTrigger(self.db_url, self.model_name, self.cooldown_s, self.poke_interval, self.max_active),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )

@@ -75,7 +75,7 @@ def test_guards_hold_new_claims_while_training_runs_and_during_the_cooldown(url)
     drift_records.set_train_run(url, "run-a", "drift__run-a")
     _record(url, date(2026, 5, 2))
     ids, reason = drift_records.readiness(url, "churn", 3600, NOW + timedelta(hours=5))
-    assert ids == [] and "run-a (train run drift__run-a) has not finished" in reason
+    assert ids == [] and "have not finished, at most 1 at once: run-a (train run drift__run-a)" in reason
     assert drift_records.claim(url, "run-b", "churn", 3600, NOW + timedelta(hours=5)) is None
 
     drift_records.finish(url, "run-a", "success", NOW + timedelta(minutes=10))
@@ -108,3 +108,17 @@ def test_concurrent_claimers_cannot_both_win(url):
     winners = [claim for claim in results.values() if claim is not None]
     assert len(winners) == 1 and winners[0].record_ids == [1, 2, 3, 4, 5]
     assert len(drift_records.retrainings(url)) == 1
+
+
+def test_max_active_and_coalesce_are_honoured(url):
+    for day in (1, 2, 3):
+        _record(url, date(2026, 5, day))
+    first = drift_records.claim(url, "run-a", "churn", 0, NOW, max_active=2, coalesce=False)
+    assert first.record_ids == [1]
+    second = drift_records.claim(url, "run-b", "churn", 0, NOW, max_active=2, coalesce=False)
+    assert second.record_ids == [2]
+    ids, reason = drift_records.readiness(url, "churn", 0, NOW, max_active=2)
+    assert ids == [] and "2 retraining run(s) have not finished, at most 2 at once" in reason
+    assert drift_records.claim(url, "run-c", "churn", 0, NOW, max_active=2) is None
+    drift_records.finish(url, "run-a", "failed", NOW)
+    assert drift_records.claim(url, "run-c", "churn", 0, NOW, max_active=2).record_ids == [3]
