@@ -50,12 +50,13 @@ def main() -> int:
     scales = _scales()
     repeat = int(os.environ.get("BENCH_REPEAT") or 3)
     base = Path(os.environ.get("BENCH_DATA") or REPO_ROOT / "data" / "bench").resolve()
-    per_scale = {}
+    per_scale, feature_rows = {}, {}
     for scale in scales:
         print(f"preparing {scale:,} feature rows under {base} ...", flush=True)
         data = dataset.prepare(scale, base)
         per_scale[scale] = stages.run_all(data, repeat)
-        print(harness.table(per_scale[scale], scale), flush=True)
+        feature_rows[scale] = data.feature_rows()
+        print(harness.table(per_scale[scale], scale, feature_rows[scale]), flush=True)
     primary = scales[-1]
     commit = (
         subprocess.run(
@@ -66,6 +67,7 @@ def main() -> int:
     now = datetime.now(UTC)
     payload = {
         "scale": primary,
+        "feature_rows": feature_rows[primary],
         "created_at": now.isoformat(timespec="seconds"),
         "commit": commit,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
