@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+
 from conftest import postgres_database
 
 pytestmark = pytest.mark.system

@@ -6,8 +6,8 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import postgres_database
 
+from conftest import postgres_database
 from driftloop import drift_records
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
