@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import postgres_database
+from postgres_databases import postgres_database
 
 pytestmark = pytest.mark.system
 
