@@ -216,6 +216,26 @@ def training(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     )
 
 
+def _log_and_register(model, test: pd.DataFrame, evaluation: dict, baseline: dict, training, tags: dict):
+    """driftloop's MLflow logging and registration of a model with its snapshot's lineage tags, as ``train`` does."""
+    from driftloop import model_registry
+
+    settings = _settings()
+    lineage = {"snapshot_sha256": training.sha256, "snapshot_path": str(training.path)}
+    return model_registry.log_and_register(
+        settings.mlflow_tracking_uri,
+        settings.mlflow_artifact_root,
+        settings.model.name,
+        model,
+        test,
+        evaluation,
+        baseline,
+        training.path,
+        training.sha256,
+        {**tags, **lineage},
+    )
+
+
 def registration(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """driftloop's MLflow logging and registration ÷ saving the model file."""
     from driftloop import model_registry
@@ -230,18 +250,7 @@ def registration(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     tags = {"run_id": "bench", "dag_id": "bench", "training_window": "bench"}
 
     def ours_job():
-        return model_registry.log_and_register(
-            settings.mlflow_tracking_uri,
-            settings.mlflow_artifact_root,
-            settings.model.name,
-            model,
-            split.test,
-            evaluation,
-            evaluation,
-            training_frame.path,
-            training_frame.sha256,
-            {**tags, "snapshot_sha256": training_frame.sha256, "snapshot_path": str(training_frame.path)},
-        )
+        return _log_and_register(model, split.test, evaluation, evaluation, training_frame, tags)
 
     ours = measure(ours_job, repeat)
     model_registry.apply_decision(
@@ -386,7 +395,6 @@ def training_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     + saving the model."""
     import xgboost as xgb
 
-    from driftloop import model_registry
     from driftloop.evaluation import baseline_predictions, evaluate
     from driftloop.training import build_model_matrix, predict, time_split, train_model
     from driftloop.training_set import build_training_set, label_events
@@ -405,18 +413,7 @@ def training_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
             split.test["churned"],
             baseline_predictions("classification", split.train, split.test, columns),
         )
-        return model_registry.log_and_register(
-            settings.mlflow_tracking_uri,
-            settings.mlflow_artifact_root,
-            settings.model.name,
-            model,
-            split.test,
-            evaluation,
-            baseline,
-            training.path,
-            training.sha256,
-            {"run_id": "bench-cycle"},
-        )
+        return _log_and_register(model, split.test, evaluation, baseline, training, {"run_id": "bench-cycle"})
 
     ours = measure(ours_job, repeat)
     params = {**prepared["model"].params, "device": "cpu"}
