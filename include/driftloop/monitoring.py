@@ -183,6 +183,14 @@ def quality_report(labelled: pd.DataFrame, task_type: str) -> tuple[object, dict
     return snapshot, values
 
 
+def quality_dropped(metric: str, value: float, reference: float, tolerance: float) -> bool:
+    """Whether matured quality fell beyond ``tolerance`` from the version's test metric: ROC AUC lower by more than
+    ``tolerance``, or RMSE higher by more than that fraction."""
+    if metric == "roc_auc":
+        return value < reference - tolerance
+    return value > reference * (1.0 + tolerance)
+
+
 def reference_frame(version, settings: Settings) -> pd.DataFrame:
     """The training snapshot a registered version was trained on, checked against its recorded hash."""
     path, digest = version.tags.get("snapshot_path"), version.tags.get("snapshot_sha256")
@@ -236,13 +244,11 @@ def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None
     snapshot, values = quality_report(labelled, settings.task_type)
     metric, evidently_name = QUALITY_METRICS[settings.task_type]
     version = str(labelled["model_version"].iloc[0])
-    run = model_registry.client(settings.mlflow_tracking_uri).get_run(
-        model_registry.client(settings.mlflow_tracking_uri).get_model_version(settings.model.name, version).run_id
-    )
+    registry = model_registry.client(settings.mlflow_tracking_uri)
+    run = registry.get_run(registry.get_model_version(settings.model.name, version).run_id)
     reference = float(run.data.metrics[f"test_{metric}"])
     value = values[evidently_name]
-    tolerance = settings.monitoring.quality_drop_tolerance
-    dropped = value < reference - tolerance if metric == "roc_auc" else value > reference * (1.0 + tolerance)
+    dropped = quality_dropped(metric, value, reference, settings.monitoring.quality_drop_tolerance)
     return snapshot, {
         "interval": scored.isoformat(),
         "model_version": version,

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop.monitoring import drift_report, feature_columns, sample, save_report
+from driftloop.monitoring import (
+    drift_report,
+    feature_columns,
+    quality_dropped,
+    quality_report,
+    sample,
+    save_report,
+)
 from driftloop.settings import get_settings
 
 COLUMNS = ["minutes_7d", "sessions_7d", "tenure_days", "monthly_charge", "plan", "region"]
@@ -80,3 +87,24 @@ def test_reports_are_saved_as_html_and_json(settings, tmp_path):
     assert location == str(tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.html")
     assert "<html" in (tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.html").read_text().lower()
     assert "ValueDrift" in (tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.json").read_text()
+
+
+def test_quality_presets_score_matured_predictions_like_sklearn():
+    from sklearn.metrics import mean_squared_error, roc_auc_score
+
+    rng = np.random.default_rng(4)
+    churned = rng.integers(0, 2, 2000)
+    prediction = np.clip(churned * 0.3 + rng.random(2000) * 0.7, 0, 1)
+    labelled = pd.DataFrame({"churned": churned, "prediction": prediction})
+    _, values = quality_report(labelled, "classification")
+    assert values["RocAuc"] == pytest.approx(roc_auc_score(churned, prediction))
+    hours = rng.gamma(2.0, 5.0, 2000)
+    regression = pd.DataFrame({"future_watch_hours": hours, "prediction": hours + rng.normal(0, 2, 2000)})
+    _, values = quality_report(regression, "regression")
+    assert values["RMSE"] == pytest.approx(mean_squared_error(hours, regression["prediction"]) ** 0.5)
+
+
+def test_a_quality_drop_is_beyond_the_tolerance_in_the_metric_s_bad_direction():
+    assert quality_dropped("roc_auc", 0.69, 0.80, 0.1) and not quality_dropped("roc_auc", 0.71, 0.80, 0.1)
+    assert not quality_dropped("roc_auc", 0.95, 0.80, 0.1)
+    assert quality_dropped("rmse", 11.1, 10.0, 0.1) and not quality_dropped("rmse", 10.9, 10.0, 0.1)
