@@ -21,10 +21,11 @@ Airflow 3.3 drops asset events that arrive while the creation of an asset-trigge
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
 from driftloop_airflow.assets import CUSTOMER_FEATURES, VALIDATED_BATCHES
+from driftloop_airflow.days import days_param, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
 settings = get_settings()
@@ -39,12 +40,9 @@ settings = get_settings()
     doc_md=__doc__,
     description="Compute daily customer features, feast apply, and materialize them online.",
     params={
-        "days": Param(
-            [],
-            type="array",
-            items={"type": "string", "format": "date"},
-            title="Days to (re)compute",
-            description="YYYY-MM-DD days to rebuild by hand. Empty: the days accepted by the triggering ingest runs.",
+        "days": days_param(
+            "Days to (re)compute",
+            "YYYY-MM-DD days to rebuild by hand. Empty: the days accepted by the triggering ingest runs.",
         ),
     },
 )
@@ -55,11 +53,8 @@ def features():
         day whose features are missing or older than its batch (so an event the scheduler dropped is caught up)."""
         from driftloop.features import pending_feature_days
 
-        days = set(params.get("days") or [])
-        if not days:
-            for event in triggering_asset_events[VALIDATED_BATCHES] if triggering_asset_events else []:
-                if event.extra.get("day"):
-                    days.add(event.extra["day"])
+        days = requested_days(params, triggering_asset_events, VALIDATED_BATCHES)
+        if not params.get("days"):
             days |= {day.isoformat() for day in pending_feature_days(settings)}
         if not days:
             raise ValueError("no days to process: trigger with the `days` param or let ingest accept a batch")

@@ -16,10 +16,11 @@ day and version, which `retrain_on_drift` consumes. Rerunning a day rewrites its
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
 from driftloop_airflow.assets import DRIFT_REPORTS, PREDICTIONS
+from driftloop_airflow.days import days_param, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
 settings = get_settings()
@@ -34,12 +35,8 @@ settings = get_settings()
     doc_md=__doc__,
     description="Evidently drift, prediction drift and matured quality per scored day; writes drift records.",
     params={
-        "days": Param(
-            [],
-            type="array",
-            items={"type": "string", "format": "date"},
-            title="Days to monitor",
-            description="YYYY-MM-DD scored days to (re)monitor. Empty: the days of the triggering score runs.",
+        "days": days_param(
+            "Days to monitor", "YYYY-MM-DD scored days to (re)monitor. Empty: the days of the triggering score runs."
         ),
     },
 )
@@ -47,10 +44,7 @@ def monitor():
     @task
     def days_to_monitor(*, params=None, triggering_asset_events=None) -> list[str]:
         """The `days` param, else the days named by the triggering score runs."""
-        days = set(params.get("days") or [])
-        if not days:
-            for event in triggering_asset_events[PREDICTIONS] if triggering_asset_events else []:
-                days.update(event.extra.get("days", []))
+        days = requested_days(params, triggering_asset_events, PREDICTIONS)
         if not days:
             raise ValueError("no days to monitor: trigger with the `days` param or let `score` run")
         return sorted(days)

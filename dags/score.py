@@ -13,10 +13,11 @@ builds the model matrix with the same function as training, checks inputs and ou
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
 from driftloop_airflow.assets import CUSTOMER_FEATURES, PREDICTIONS
+from driftloop_airflow.days import days_param, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
 settings = get_settings()
@@ -31,12 +32,8 @@ settings = get_settings()
     doc_md=__doc__,
     description="Daily predictions of the champion model for every active customer.",
     params={
-        "days": Param(
-            [],
-            type="array",
-            items={"type": "string", "format": "date"},
-            title="Days to score",
-            description="YYYY-MM-DD days to (re)score. Empty: the days of the triggering features runs.",
+        "days": days_param(
+            "Days to score", "YYYY-MM-DD days to (re)score. Empty: the days of the triggering features runs."
         ),
     },
 )
@@ -44,10 +41,7 @@ def score():
     @task
     def days_to_score(*, params=None, triggering_asset_events=None) -> list[str]:
         """The `days` param, else the days named by the triggering features runs."""
-        days = set(params.get("days") or [])
-        if not days:
-            for event in triggering_asset_events[CUSTOMER_FEATURES] if triggering_asset_events else []:
-                days.update(event.extra.get("days", []))
+        days = requested_days(params, triggering_asset_events, CUSTOMER_FEATURES)
         if not days:
             raise ValueError("no days to score: trigger with the `days` param or let `features` run")
         return sorted(days)
