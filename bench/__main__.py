@@ -1,7 +1,8 @@
 """``python -m bench``: prepare the data at each scale, measure every stage, print the table, write the JSON.
 
 Scales come from ``SCALE`` (feature rows, default 1,000,000) or ``SCALES`` (comma-separated, for growth exponents);
-repetitions from ``BENCH_REPEAT`` (default 3); data is kept under ``BENCH_DATA`` (default ``data/bench``).
+repetitions from ``BENCH_REPEAT`` (default 3);
+stages from ``BENCH_STAGES`` (comma-separated, default all); data is kept under ``BENCH_DATA`` (default ``data/bench``).
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ def main() -> int:
     """Run the benchmarks; print the table(s) and write ``bench/results/<date>-<commit>.json``."""
     scales = _scales()
     repeat = int(os.environ.get("BENCH_REPEAT") or 3)
+    selected = [s.strip() for s in (os.environ.get("BENCH_STAGES") or "").split(",") if s.strip()] or None
     base = Path(os.environ.get("BENCH_DATA") or REPO_ROOT / "data" / "bench").resolve()
     per_scale, feature_rows = {}, {}
     for scale in scales:
         print(f"preparing {scale:,} feature rows under {base} ...", flush=True)
         data = dataset.prepare(scale, base)
-        per_scale[scale] = stages.run_all(data, repeat)
+        per_scale[scale] = stages.run_all(data, repeat, selected)
         feature_rows[scale] = data.feature_rows()
         print(harness.table(per_scale[scale], scale, feature_rows[scale]), flush=True)
     primary = scales[-1]

@@ -439,14 +439,49 @@ def training_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     )
 
 
-def run_all(data: Dataset, repeat: int) -> list:
-    """Every stage in dependency order (scoring needs a champion, drift a scored day)."""
-    prepared: dict = {"split": _split(data)}
-    results = [dag_parse(data, repeat), training_set(data, repeat), materialization(data, repeat)]
-    results.append(training(data, repeat, prepared))
-    results.append(registration(data, repeat, prepared))
-    results.append(scoring(data, repeat, prepared))
-    results.append(drift(data, repeat, prepared))
-    results.append(daily_cycle(data, repeat, prepared))
-    results.append(training_cycle(data, repeat, prepared))
+STAGES = list(TARGETS)
+"""Every stage, in dependency order."""
+_NEEDS = {
+    "registration": "training",
+    "scoring": "registration",
+    "drift": "scoring",
+    "daily_cycle": "registration",
+    "training_cycle": "training",
+}
+"""A stage's prerequisite: the trained model, a champion, a scored day."""
+
+
+def _with_prerequisites(selected: list[str]) -> list[str]:
+    needed = set(selected)
+    for stage in reversed(STAGES):
+        if stage in needed and stage in _NEEDS:
+            needed.add(_NEEDS[stage])
+    return [s for s in STAGES if s in needed]
+
+
+def run_all(data: Dataset, repeat: int, selected: list[str] | None = None) -> list:
+    """The ``selected`` stages (default: all) in dependency order; a prerequisite that was not selected runs once and
+    is left out of the results."""
+    unknown = sorted(set(selected or []) - set(STAGES))
+    if unknown:
+        raise ValueError(f"unknown benchmark stages {unknown}; known: {', '.join(STAGES)}")
+    wanted = list(selected or STAGES)
+    plan = _with_prerequisites(wanted)
+    prepared: dict = {"split": _split(data)} if "training" in plan else {}
+    runners = {
+        "dag_parse": lambda r: dag_parse(data, r),
+        "training_set": lambda r: training_set(data, r),
+        "materialization": lambda r: materialization(data, r),
+        "training": lambda r: training(data, r, prepared),
+        "registration": lambda r: registration(data, r, prepared),
+        "scoring": lambda r: scoring(data, r, prepared),
+        "drift": lambda r: drift(data, r, prepared),
+        "daily_cycle": lambda r: daily_cycle(data, r, prepared),
+        "training_cycle": lambda r: training_cycle(data, r, prepared),
+    }
+    results = []
+    for stage in plan:
+        result = runners[stage](repeat if stage in wanted else 1)
+        if stage in wanted:
+            results.append(result)
     return results
