@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# Start Airflow's api-server, scheduler, dag-processor and triggerer in the background (LocalExecutor) and wait
-# until the API reports them healthy. PIDs and logs go to $AIRFLOW_HOME/run; `make down` (scripts/airflow-down.sh)
-# stops them.
+# Start Airflow's api-server, scheduler, dag-processor and triggerer in the background and wait until the API reports
+# them healthy; with AIRFLOW__CORE__EXECUTOR=CeleryExecutor also a Celery worker serving DRIFTLOOP_CELERY_QUEUES
+# (the topology of docker-compose.yaml, as processes). PIDs and logs go to $AIRFLOW_HOME/run; `make down`
+# (scripts/airflow-down.sh) stops them.
 set -euo pipefail
 . "$(dirname "$0")/airflow-env.sh"
 run_dir="$AIRFLOW_HOME/run"
 mkdir -p "$run_dir"
 printf '{"%s": "%s"}\n' "$DRIFTLOOP_AIRFLOW_USER" "$DRIFTLOOP_AIRFLOW_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 airflow db migrate > "$run_dir/db-migrate.log" 2>&1 || { cat "$run_dir/db-migrate.log"; exit 1; }
-for component in api-server scheduler dag-processor triggerer; do
+components=(api-server scheduler dag-processor triggerer)
+if [ "$AIRFLOW__CORE__EXECUTOR" = CeleryExecutor ]; then components+=(celery-worker); fi
+for component in "${components[@]}"; do
   pid_file="$run_dir/$component.pid"
   if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
     echo "airflow $component already running (pid $(cat "$pid_file"))"
     continue
   fi
-  setsid nohup airflow "$component" > "$run_dir/$component.log" 2>&1 < /dev/null &
+  if [ "$component" = celery-worker ]; then
+    command=(airflow celery worker --queues "$DRIFTLOOP_CELERY_QUEUES")
+  else
+    command=(airflow "$component")
+  fi
+  setsid nohup "${command[@]}" > "$run_dir/$component.log" 2>&1 < /dev/null &
   echo $! > "$pid_file"
-  echo "started airflow $component (pid $!, log $run_dir/$component.log)"
+  echo "started ${command[*]} (pid $!, log $run_dir/$component.log)"
 done
 url="$AIRFLOW__API__BASE_URL/api/v2/monitor/health"
 for _ in $(seq 1 120); do
@@ -27,6 +35,13 @@ parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 sys.exit(0 if all((health.get(p) or {}).get("status") == "healthy" for p in parts) else 1)
 PY
   then
+    for component in "${components[@]}"; do
+      if ! kill -0 "$(cat "$run_dir/$component.pid")" 2>/dev/null; then
+        echo "airflow $component exited; the end of its log ($run_dir/$component.log):" >&2
+        tail -n 20 "$run_dir/$component.log" >&2
+        exit 1
+      fi
+    done
     echo "Airflow is up: UI $AIRFLOW__API__BASE_URL (user $DRIFTLOOP_AIRFLOW_USER, password $DRIFTLOOP_AIRFLOW_PASSWORD)"
     exit 0
   fi

@@ -39,6 +39,15 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _feast_yaml(args: argparse.Namespace) -> int:
+    import yaml
+
+    from driftloop.feature_store import repo_config_values
+
+    print(yaml.safe_dump(repo_config_values(get_settings()), sort_keys=False), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
@@ -55,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--corruption", choices=CORRUPTIONS, help="corrupt scenario: the kind (default: rotate)")
     simulate.add_argument("--landing", help="landing folder (default: DRIFTLOOP_LANDING_URI)")
     simulate.set_defaults(handler=_simulate)
+    feast_yaml = commands.add_parser(
+        "feast-yaml", help="print the feature_store.yaml of the current settings (for the feast CLI: feast -f FILE)"
+    )
+    feast_yaml.set_defaults(handler=_feast_yaml)
     return parser
 
 

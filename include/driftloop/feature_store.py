@@ -1,8 +1,10 @@
 """Feast operations on ``feature_repo/``: apply its definitions, materialize days online, read features back.
 
-Feast reads its configuration from ``feature_repo/feature_store.yaml``, whose values are environment variables;
-every function here first exports them from driftloop's settings (``Settings.feast_env``), so the yaml, the CLI and
-the pipeline all agree.
+The store's configuration (registry, online store) is built from driftloop's settings (:func:`repo_config_values`):
+a file registry and a SQLite online store by default, a SQL registry on PostgreSQL and a Redis online store in the
+production stack. ``feature_repo/feature_store.yaml`` holds the same embedded defaults for the ``feast`` CLI, and
+``driftloop feast-yaml`` prints the configuration of the current environment. The definitions module reads its
+paths and project name from variables that every function here exports first (``Settings.feast_env``).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
-from feast import FeatureStore
+from feast import FeatureStore, RepoConfig
 from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
 from driftloop import lake
 from driftloop.dates import as_of_timestamp
-from driftloop.settings import Settings, get_settings
+from driftloop.settings import Settings, get_settings, is_database_url
 
 FEATURE_VIEW = "customer_daily_features"
 FEATURE_SERVICE = "customer_churn_v1"
@@ -36,10 +39,50 @@ class MaterializeResult:
     days: list[str]
 
 
+def redis_connection_string(url: str) -> str:
+    """Feast's Redis ``connection_string`` (``host:port,db=N[,password=...][,ssl=true]``) from a ``redis://`` or
+    ``rediss://`` URL."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+        raise ValueError(f"setting DRIFTLOOP_FEAST_ONLINE_STORE={url!r} must be 'sqlite' or a redis://host:port/db URL")
+    parts = [f"{parsed.hostname}:{parsed.port or 6379}", f"db={int(parsed.path.strip('/') or 0)}"]
+    if parsed.password:
+        parts.append(f"password={unquote(parsed.password)}")
+    if parsed.username:
+        parts.append(f"username={unquote(parsed.username)}")
+    if parsed.scheme == "rediss":
+        parts.append("ssl=true")
+    return ",".join(parts)
+
+
+def repo_config_values(settings: Settings) -> dict:
+    """The ``feature_store.yaml`` values of the current settings: a SQL registry when ``DRIFTLOOP_FEAST_REGISTRY`` is a
+    database URL (else a file registry), a Redis online store when ``DRIFTLOOP_FEAST_ONLINE_STORE`` is a Redis URL
+    (else SQLite at ``DRIFTLOOP_FEAST_ONLINE_PATH``), and the file offline store over the daily partitions."""
+    if is_database_url(settings.feast_registry):
+        registry = {"registry_type": "sql", "path": settings.feast_registry, "cache_ttl_seconds": 60}
+    else:
+        registry = {"registry_type": "file", "path": settings.feast_registry}
+    if settings.feast_online_store == "sqlite":
+        online = {"type": "sqlite", "path": str(settings.feast_online_path)}
+    else:
+        online = {"type": "redis", "connection_string": redis_connection_string(settings.feast_online_store)}
+    return {
+        "project": settings.feast_project,
+        "registry": registry,
+        "provider": "local",
+        "offline_store": {"type": "file"},
+        "online_store": online,
+        "entity_key_serialization_version": 3,
+        "auth": {"type": "no_auth"},
+    }
+
+
 def _export_env(settings: Settings) -> None:
     os.environ.update(settings.feast_env())
-    settings.feast_online_path.parent.mkdir(parents=True, exist_ok=True)
-    if "://" not in settings.feast_registry:
+    if settings.feast_online_store == "sqlite":
+        settings.feast_online_path.parent.mkdir(parents=True, exist_ok=True)
+    if not is_database_url(settings.feast_registry):
         os.makedirs(os.path.dirname(settings.feast_registry), exist_ok=True)
 
 
@@ -47,7 +90,9 @@ def feature_store(settings: Settings | None = None) -> FeatureStore:
     """A FeatureStore on ``feature_repo/`` configured from driftloop's settings."""
     settings = settings or get_settings()
     _export_env(settings)
-    return FeatureStore(repo_path=str(settings.feature_repo))
+    config = RepoConfig(**repo_config_values(settings))
+    config.repo_path = settings.feature_repo
+    return FeatureStore(repo_path=str(settings.feature_repo), config=config)
 
 
 def _repo_contents(settings: Settings) -> RepoContents:

@@ -48,6 +48,18 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"setting {name}={raw!r} is not a boolean (true/false)")
 
 
+def is_database_url(value: str) -> bool:
+    """Whether ``value`` is a SQLAlchemy database URL (``postgresql://``, ``postgresql+psycopg2://``, ``sqlite://``,
+    ...) rather than a path."""
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    return scheme.split("+", 1)[0] in ("postgresql", "postgres", "mysql", "sqlite", "mssql")
+
+
+def is_tracking_server(uri: str) -> bool:
+    """Whether an MLflow tracking URI names a tracking server (``http(s)://``) rather than a local store."""
+    return uri.startswith(("http://", "https://"))
+
+
 def _schedule(raw: str) -> str | None:
     """A cron expression or preset; ``none`` means no schedule (manual and triggered runs only)."""
     return None if raw.lower() == "none" else raw
@@ -116,6 +128,7 @@ class Settings:
     feast_project: str
     feast_registry: str
     feast_online_path: Path
+    feast_online_store: str
     materialize_overlap_days: int
     feature_window_days: int
     task_type: str
@@ -181,6 +194,10 @@ def load_settings() -> Settings:
     if task_type not in TASK_TYPES:
         raise ValueError(f"setting DRIFTLOOP_TASK_TYPE={task_type!r} must be one of {', '.join(TASK_TYPES)}")
     feast_dir = data_root / "feast"
+    tracking_uri = _env("DRIFTLOOP_MLFLOW_TRACKING_URI", f"sqlite:///{data_root / 'mlflow.db'}")
+    # With a tracking server, artifacts go through its proxy (`mlflow server --serve-artifacts`) to its store.
+    local_artifacts = str(data_root / "mlartifacts")
+    artifact_root = "mlflow-artifacts:/driftloop" if is_tracking_server(tracking_uri) else local_artifacts
     return Settings(
         data_root=data_root,
         landing_uri=_env("DRIFTLOOP_LANDING_URI", str(data_root / "landing")).rstrip("/"),
@@ -191,13 +208,14 @@ def load_settings() -> Settings:
         feast_project=_env("DRIFTLOOP_FEAST_PROJECT", "driftloop"),
         feast_registry=_env("DRIFTLOOP_FEAST_REGISTRY", str(feast_dir / "registry.db")),
         feast_online_path=Path(_env("DRIFTLOOP_FEAST_ONLINE_PATH", str(feast_dir / "online.db"))),
+        feast_online_store=_env("DRIFTLOOP_FEAST_ONLINE_STORE", "sqlite"),
         materialize_overlap_days=_env_int("DRIFTLOOP_MATERIALIZE_OVERLAP_DAYS", 1),
         feature_window_days=_env_int("DRIFTLOOP_FEATURE_WINDOW_DAYS", 30),
         task_type=task_type,
         label_horizon_days=_env_int("DRIFTLOOP_LABEL_HORIZON_DAYS", 30),
-        mlflow_tracking_uri=_env("DRIFTLOOP_MLFLOW_TRACKING_URI", f"sqlite:///{data_root / 'mlflow.db'}"),
+        mlflow_tracking_uri=tracking_uri,
         catchup=_env_bool("DRIFTLOOP_CATCHUP", False),
-        mlflow_artifact_root=_env("DRIFTLOOP_MLFLOW_ARTIFACT_ROOT", str(data_root / "mlartifacts")),
+        mlflow_artifact_root=_env("DRIFTLOOP_MLFLOW_ARTIFACT_ROOT", artifact_root),
         model=ModelSettings(
             name=_env("DRIFTLOOP_MODEL_NAME", "churn"),
             training_window_days=_env_int("DRIFTLOOP_TRAINING_WINDOW_DAYS", 28),

@@ -1,7 +1,16 @@
-"""The drift loop through the real Airflow scheduler, triggerer, dag-processor and API server.
+"""The drift loop through the real Airflow scheduler, triggerer, dag-processor and API server, in both topologies.
 
-Airflow runs as separate processes (``scripts/airflow-up.sh``: LocalExecutor, metadata database on the machine's
-PostgreSQL in a database this test creates), and everything is driven through the REST API, as a user would. The
+Airflow runs as separate processes (``scripts/airflow-up.sh``) and everything is driven through the REST API, as a
+user would, twice with the same scenario and the same assertions:
+- ``embedded``: `make up`'s topology (LocalExecutor, local files, Feast file registry and SQLite online store, MLflow
+  on SQLite), with Airflow's metadata, drift records and predictions in a PostgreSQL database the test creates;
+- ``production``: docker-compose.yaml's topology as processes, its environment read from the compose file
+  (tests/native_stack.py): CeleryExecutor and a Celery worker serving `default` and `gpu` (training routed to
+  `gpu`), PostgreSQL databases and roles made by the compose init script, an MLflow server on PostgreSQL with S3
+  artifacts, moto's S3 server for MinIO (MLflow artifacts, drift reports), Feast's SQL registry and Redis online
+  store. It also checks that the champion was trained by the Celery worker and that artifacts and reports are in S3.
+
+The
 accepted batches and features of the simulated days are prepared with the package first (the data half is tested
 through Airflow in tests/integration); from then on `train`, `features`, `score`, `monitor`, `retrain_on_drift` and
 the retraining `train` run are scheduled by Airflow, chained by their assets, with the DriftSensor deferred to the
@@ -19,14 +28,15 @@ Scenario (10,000 customers, covariate drift from day 22):
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from native_stack import free_port, native_stack
 from postgres_databases import postgres_database
 
 pytestmark = pytest.mark.system
@@ -42,12 +52,6 @@ DRIFT_DAYS = [START + timedelta(days=i) for i in (23, 24)]
 LATE_DRIFT_DAY = START + timedelta(days=25)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_for(what: str, check, timeout_s: float = 300.0, every_s: float = 3.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -58,16 +62,57 @@ def _wait_for(what: str, check, timeout_s: float = 300.0, every_s: float = 3.0):
     raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def database():
-    """A fresh PostgreSQL database for Airflow's metadata and the drift records, dropped afterwards."""
-    with postgres_database("driftloop_system") as name:
-        yield name
+SCENARIO = {
+    "DRIFTLOOP_LABEL_HORIZON_DAYS": str(HORIZON),
+    "DRIFTLOOP_FEATURE_WINDOW_DAYS": "7",
+    "DRIFTLOOP_RETRAIN_COOLDOWN_S": "3600",
+    "DRIFTLOOP_DRIFT_POKE_INTERVAL_S": "3",
+    "DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S": "40",
+    # Unpausing a scheduled train would start a run of its own next to the initial one.
+    "DRIFTLOOP_TRAIN_SCHEDULE": "none",
+}
+"""Settings of the test scenario, the same in both topologies."""
+AIRFLOW_TEST_CONFIG = {
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
+}
 
 
-@pytest.fixture(scope="module")
-def loop(tmp_path_factory, database):
-    """Prepared data, then Airflow running against it; yields the API client and settings, stops Airflow after."""
+@contextmanager
+def embedded(base: Path):
+    """`make up`'s topology: LocalExecutor, local files, Feast file registry and SQLite online store, MLflow on
+    SQLite; Airflow's metadata, the drift records and predictions in a PostgreSQL database made for the test."""
+    with postgres_database("driftloop_system") as database:
+        pg = f"postgres@127.0.0.1:5432/{database}"
+        port = free_port()
+        package = {
+            "DRIFTLOOP_DATA_ROOT": str(base / "data"),
+            "DRIFTLOOP_DRIFT_DB_URL": f"postgresql://{pg}",
+            "DRIFTLOOP_PREDICTIONS_DB_URL": f"postgresql://{pg}",
+        }
+        airflow = {
+            "AIRFLOW_HOME": str(base / "airflow_home"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg}",
+            "AIRFLOW__API__PORT": str(port),
+        }
+        yield {"package": package, "airflow": airflow, "url": f"http://localhost:{port}", "stack": None}
+
+
+@contextmanager
+def production(base: Path):
+    """docker-compose.yaml's topology as processes (tests/native_stack.py): CeleryExecutor with a worker serving
+    both queues (training routed to `gpu`), S3 (moto) for landing, MLflow artifacts and reports, an MLflow server on
+    PostgreSQL, Feast's SQL registry and Redis online store."""
+    with native_stack(base, base / "data", base / "airflow_home", dotenv={"DRIFTLOOP_TRAIN_QUEUE": "gpu"}) as stack:
+        package = {k: v for k, v in stack.env.items() if k.startswith(("DRIFTLOOP_", "AWS_", "MLFLOW_"))}
+        url = stack.env["AIRFLOW__API__BASE_URL"]
+        yield {"package": package, "airflow": stack.env, "url": url, "stack": stack}
+
+
+@pytest.fixture(scope="module", params=["embedded", "production"])
+def loop(request, tmp_path_factory):
+    """Prepared data, then Airflow running against it in the topology of the parameter; yields the API client and
+    settings, stops everything after."""
     from driftloop.airflow_api import AirflowClient
     from driftloop.feature_store import apply_feature_repo
     from driftloop.features import build_features_for_day
@@ -76,68 +121,109 @@ def loop(tmp_path_factory, database):
     from driftloop.simulate import SimulationConfig, simulate_to_landing
     from driftloop.validation import validate_batch
 
-    base = tmp_path_factory.mktemp("system")
-    port = _free_port()
-    pg = f"postgres@127.0.0.1:5432/{database}"
-    env = {
-        "DRIFTLOOP_DATA_ROOT": str(base / "data"),
-        "DRIFTLOOP_LABEL_HORIZON_DAYS": str(HORIZON),
-        "DRIFTLOOP_FEATURE_WINDOW_DAYS": "7",
-        "DRIFTLOOP_DRIFT_DB_URL": f"postgresql://{pg}",
-        "DRIFTLOOP_RETRAIN_COOLDOWN_S": "3600",
-        "DRIFTLOOP_DRIFT_POKE_INTERVAL_S": "3",
-        "DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S": "40",
-        # Unpausing a scheduled train would start a run of its own next to the initial one.
-        "DRIFTLOOP_TRAIN_SCHEDULE": "none",
-    }
-    monkeypatch = pytest.MonkeyPatch()
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    settings = get_settings()
-    config = SimulationConfig(
-        n_customers=CUSTOMERS,
-        seed=9,
-        epoch=START - timedelta(days=40),
-        label_horizon_days=HORIZON,
-        scenario="covariate_drift",
-        scenario_start=START + timedelta(days=DRIFT_FROM),
-    )
-    for batch in simulate_to_landing(config, START, N_DAYS, settings.landing_uri and Path(settings.landing_uri)):
-        day = date.fromisoformat(batch.name.removeprefix("dt="))
-        copy_batch_to_raw(day, batch, settings)
-        validate_batch(day, settings)
-        build_features_for_day(day, settings)
-    apply_feature_repo(settings)
-
-    airflow_home = base / "airflow_home"
-    airflow_env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AIRFLOW") and not key.startswith("PYTEST")
-    } | env
-    airflow_env |= {
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg}",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
-    }
-    up = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "airflow-up.sh")], env=airflow_env, capture_output=True, text=True
-    )
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        client = AirflowClient(f"http://localhost:{port}", "admin", "admin")
-        client.wait_for_dags(["train", "features", "score", "monitor", "retrain_on_drift"])
-        yield {"client": client, "settings": settings, "airflow_home": airflow_home}
-    finally:
-        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "airflow-down.sh")], env=airflow_env, check=False)
-        from driftloop import drift_records
-
-        drift_records.engine(settings.monitoring.drift_db_url).dispose()
-        monkeypatch.undo()
+    base = tmp_path_factory.mktemp(request.param)
+    topology = embedded if request.param == "embedded" else production
+    with topology(base) as parts:
+        monkeypatch = pytest.MonkeyPatch()
+        for key, value in (parts["package"] | SCENARIO).items():
+            monkeypatch.setenv(key, value)
         get_settings.cache_clear()
+        settings = get_settings()
+        config = SimulationConfig(
+            n_customers=CUSTOMERS,
+            seed=9,
+            epoch=START - timedelta(days=40),
+            label_horizon_days=HORIZON,
+            scenario="covariate_drift",
+            scenario_start=START + timedelta(days=DRIFT_FROM),
+        )
+        # The batches are simulated into a folder and accepted with the package (ingest from S3 landing is tested
+        # in tests/integration/test_s3_landing.py).
+        for batch in simulate_to_landing(config, START, N_DAYS, base / "landing"):
+            day = date.fromisoformat(batch.name.removeprefix("dt="))
+            copy_batch_to_raw(day, batch, settings)
+            validate_batch(day, settings)
+            build_features_for_day(day, settings)
+        apply_feature_repo(settings)
+
+        airflow_env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("AIRFLOW") and not key.startswith("PYTEST")
+        }
+        airflow_env |= parts["package"] | SCENARIO | AIRFLOW_TEST_CONFIG | parts["airflow"]
+        up = subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / "airflow-up.sh")], env=airflow_env, capture_output=True, text=True
+        )
+        try:
+            assert up.returncode == 0, up.stdout + up.stderr
+            client = AirflowClient(parts["url"], "admin", "admin")
+            client.wait_for_dags(["train", "features", "score", "monitor", "retrain_on_drift"])
+            yield {
+                "client": client,
+                "settings": settings,
+                "airflow_home": Path(airflow_env["AIRFLOW_HOME"]),
+                "stack": parts["stack"],
+                "topology": request.param,
+            }
+        finally:
+            subprocess.run(["bash", str(REPO_ROOT / "scripts" / "airflow-down.sh")], env=airflow_env, check=False)
+            from driftloop import drift_records
+
+            drift_records.engine(settings.monitoring.drift_db_url).dispose()
+            monkeypatch.undo()
+            get_settings.cache_clear()
+
+
+def _report_exists(loop, uri: str) -> bool:
+    """The report is a file (embedded) or an object in the reports bucket (production)."""
+    if loop["stack"] is None:
+        return Path(uri).exists()
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    assert bucket == loop["stack"].buckets["DRIFTLOOP_REPORTS_BUCKET"], uri
+    return key in loop["stack"].keys(bucket, key)
+
+
+def _prediction_rows(settings, day: date) -> int:
+    """Rows of ``day`` in the PostgreSQL predictions table, checked against the day's Parquet partition."""
+    import pandas as pd
+    import psycopg2
+
+    parquet = pd.read_parquet(settings.predictions_dir / f"dt={day.isoformat()}.parquet")
+    with psycopg2.connect(settings.model.predictions_db_url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(DISTINCT customer_id) FROM predictions WHERE score_date = %s", (day,))
+        rows, customers = cursor.fetchone()
+    connection.close()
+    assert rows == customers == len(parquet), (rows, customers, len(parquet))
+    return rows
+
+
+def _active_customers(settings, day: date) -> int:
+    import pandas as pd
+
+    from driftloop import lake
+
+    path = lake.partition_dir(settings.validated_dir / "customer_profiles", day) / "part.parquet"
+    return len(pd.read_parquet(path, columns=["customer_id"]))
+
+
+def _check_production_outputs(loop, registry, champion) -> None:
+    """Production only: the champion was trained by the Celery worker on the `gpu` queue, and its MLflow artifacts
+    and the drift reports are objects in the stack's S3 buckets."""
+    stack, client = loop["stack"], loop["client"]
+    run_id = champion.tags["run_id"]
+    [train_model] = [ti for ti in client.task_instances("train", run_id) if ti["task_id"] == "train_model"]
+    assert train_model["queue"] == "gpu" and train_model["state"] == "success", train_model
+    worker_log = (loop["airflow_home"] / "run" / "celery-worker.log").read_text()
+    assert "train_model" in worker_log and run_id in worker_log, worker_log[-2000:]
+    artifacts = stack.keys(stack.buckets["MLFLOW_ARTIFACTS_BUCKET"])
+    assert any(key.endswith("/MLmodel") for key in artifacts), artifacts[:20]
+    assert any(champion.run_id in key for key in artifacts), (champion.run_id, artifacts[:20])
+    source = registry.get_model_version_download_uri(champion.name, champion.version)
+    assert source.startswith(("mlflow-artifacts:", "s3://")), source
+    reports = stack.keys(stack.buckets["DRIFTLOOP_REPORTS_BUCKET"], "drift/")
+    assert {key.rsplit(".", 1)[1] for key in reports} == {"html", "json"}
+    assert len(reports) == 2 * len(_records(loop["settings"])), reports
 
 
 def _records(settings) -> dict:
@@ -177,9 +263,9 @@ def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
     for day in CLEAN_DAYS:
         assert records[day].verdict == "no_drift", records[day]
         assert records[day].drift_share < settings.monitoring.drift_share
-        assert Path(records[day].report_uri).exists() and records[day].report_uri.endswith(".html")
-    scored = settings.predictions_dir / f"dt={CLEAN_DAYS[0].isoformat()}.parquet"
-    assert scored.exists()
+        assert records[day].report_uri.endswith(".html") and _report_exists(loop, records[day].report_uri)
+    for day in CLEAN_DAYS:
+        assert _prediction_rows(settings, day) == _active_customers(settings, day) > 0
 
     # 3. Drift days in one features run: two records, one retraining that names both.
     _run_features(client, DRIFT_DAYS)
@@ -221,3 +307,6 @@ def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
     assert {record.consumed_by for day, record in _records(settings).items() if day in DRIFT_DAYS} == {
         ledger[0]["run_id"]
     }
+    assert _prediction_rows(settings, LATE_DRIFT_DAY) == _active_customers(settings, LATE_DRIFT_DAY)
+    if loop["stack"] is not None:
+        _check_production_outputs(loop, registry, registry.get_model_version_by_alias("churn", "champion"))

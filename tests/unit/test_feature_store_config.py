@@ -1,0 +1,60 @@
+"""Feast's configuration from driftloop's settings: embedded defaults equal feature_store.yaml, the production values
+select the SQL registry and the Redis online store, and a bad online store value is refused by name."""
+
+from __future__ import annotations
+
+import os
+from unittest import mock
+
+import pytest
+import yaml
+
+from driftloop.feature_store import redis_connection_string, repo_config_values
+from driftloop.settings import load_settings
+
+
+def test_the_embedded_defaults_are_what_feature_store_yaml_says(data_root):
+    settings = load_settings()
+    text = (settings.feature_repo / "feature_store.yaml").read_text()
+    with mock.patch.dict(os.environ, settings.feast_env()):
+        from_yaml = yaml.safe_load(os.path.expandvars(text))
+    values = repo_config_values(settings)
+    assert values["registry"] == {"registry_type": "file", "path": from_yaml["registry"]}
+    assert {k: v for k, v in values.items() if k != "registry"} == {
+        k: v for k, v in from_yaml.items() if k != "registry"
+    }
+
+
+def test_production_values_select_the_sql_registry_and_the_redis_online_store(data_root, monkeypatch):
+    monkeypatch.setenv("DRIFTLOOP_FEAST_REGISTRY", "postgresql+psycopg2://feast:secret@postgres:5432/feast")
+    monkeypatch.setenv("DRIFTLOOP_FEAST_ONLINE_STORE", "redis://redis:6379/1")
+    values = repo_config_values(load_settings())
+    assert values["registry"]["registry_type"] == "sql"
+    assert values["registry"]["path"] == "postgresql+psycopg2://feast:secret@postgres:5432/feast"
+    assert values["online_store"] == {"type": "redis", "connection_string": "redis:6379,db=1"}
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://localhost", "localhost:6379,db=0"),
+        ("redis://:p%40ss@cache:6380/2", "cache:6380,db=2,password=p@ss"),
+        ("rediss://user:pw@cache.example.com/3", "cache.example.com:6379,db=3,password=pw,username=user,ssl=true"),
+    ],
+)
+def test_redis_urls_become_feast_connection_strings(url, expected):
+    assert redis_connection_string(url) == expected
+
+
+def test_an_unknown_online_store_is_refused_naming_the_setting(data_root, monkeypatch):
+    monkeypatch.setenv("DRIFTLOOP_FEAST_ONLINE_STORE", "dynamodb")
+    with pytest.raises(ValueError, match="DRIFTLOOP_FEAST_ONLINE_STORE='dynamodb'"):
+        repo_config_values(load_settings())
+
+
+def test_a_tracking_server_keeps_artifacts_behind_its_proxy(data_root, monkeypatch):
+    assert load_settings().mlflow_artifact_root == str(data_root / "mlartifacts")
+    monkeypatch.setenv("DRIFTLOOP_MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert load_settings().mlflow_artifact_root == "mlflow-artifacts:/driftloop"
+    monkeypatch.setenv("DRIFTLOOP_MLFLOW_ARTIFACT_ROOT", "s3://artifacts/driftloop")
+    assert load_settings().mlflow_artifact_root == "s3://artifacts/driftloop"
