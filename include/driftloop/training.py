@@ -59,6 +59,8 @@ def target_column(task_type: str) -> str:
 def _numeric_column(values: pd.Series, column: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         raise ValueError(f"feature {column!r} holds timestamps, not numbers; leave it out of the feature columns")
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
     converted = pd.to_numeric(values, errors="coerce")
     bad = values.notna() & converted.isna()
     if bad.any():
@@ -85,13 +87,13 @@ def build_model_matrix(
     missing = [c for c in feature_columns if c not in frame.columns]
     if missing:
         raise ValueError(f"features missing from the input: {', '.join(missing)}")
-    matrix = pd.DataFrame(index=frame.index)
-    for column in feature_columns:
-        if column in categorical_columns:
-            matrix[column] = pd.Categorical(frame[column], categories=list(categorical_columns[column]))
-        else:
-            matrix[column] = _numeric_column(frame[column], column)
-    return matrix
+    columns = {
+        column: pd.Categorical(frame[column], categories=list(categorical_columns[column]))
+        if column in categorical_columns
+        else _numeric_column(frame[column], column).to_numpy()
+        for column in feature_columns
+    }
+    return pd.DataFrame(columns, index=frame.index, columns=list(feature_columns))
 
 
 @dataclass(frozen=True)
@@ -250,11 +252,13 @@ def train_model(
     evals_result: dict = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # Only the validation split is evaluated per round: early stopping reads it, and nothing read a curve of
+        # the training split, which cost a prediction over the training rows every round.
         booster = xgb.train(
             booster_params,
             train,
             num_boost_round=rounds,
-            evals=[(train, "train"), (validation, "validation")],
+            evals=[(validation, "validation")],
             early_stopping_rounds=early_stopping,
             evals_result=evals_result,
             verbose_eval=False,
