@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +18,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.entities.model_registry import ModelVersion
-from mlflow.models import infer_signature
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+from mlflow.types import ColSpec, Schema
 
 from driftloop.promotion import PromotionDecision
 from driftloop.training import TrainedModel, build_model_matrix, predict, target_column
@@ -55,12 +61,14 @@ def _plots(model: TrainedModel, y_true: np.ndarray, y_pred: np.ndarray, evaluati
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # Margins are set, not measured: tight_layout draws every figure once more just to measure its labels.
     importance = model.booster.get_score(importance_type="gain")
     names = sorted(importance, key=importance.get)[-15:]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.barh(names, [importance[n] for n in names])
     ax.set_title("Feature importance (gain)")
-    fig.tight_layout()
+    longest = max((len(n) for n in names), default=0)
+    fig.subplots_adjust(left=min(0.6, 0.04 + 0.0125 * longest), right=0.96, top=0.92, bottom=0.1)
     fig.savefig(folder / "feature_importance.png")
     plt.close(fig)
     if model.task_type == "classification":
@@ -74,7 +82,7 @@ def _plots(model: TrainedModel, y_true: np.ndarray, y_pred: np.ndarray, evaluati
         precision, recall, _ = precision_recall_curve(y_true, y_pred)
         pr_ax.plot(recall, precision)
         pr_ax.set_title(f"Precision-recall (AP {evaluation['overall']['pr_auc']:.3f})")
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.1, wspace=0.25)
         fig.savefig(folder / "roc_pr.png")
         plt.close(fig)
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -93,7 +101,7 @@ def _plots(model: TrainedModel, y_true: np.ndarray, y_pred: np.ndarray, evaluati
         ax.set_ylabel("residual")
         ax.set_title("Residuals")
         name = "residuals.png"
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.16, right=0.96, top=0.92, bottom=0.13)
     fig.savefig(folder / name)
     plt.close(fig)
 
@@ -113,11 +121,49 @@ def model_card(model: TrainedModel, evaluation: dict, baseline: dict, tags: dict
     )
 
 
-def _use_experiment(name: str, artifact_location: str) -> None:
+def column_schema(frame: pd.DataFrame) -> Schema:
+    """The MLflow column schema ``infer_signature`` infers for ``frame``, without its per-value Python loops: an
+    object or categorical column's type comes from its distinct non-missing values, every column's ``required``
+    from a vectorized missing-value check (a column with a missing value is optional)."""
+    specs = []
+    with warnings.catch_warnings():
+        # MLflow's hint that integer columns cannot hold missing values; the schema marks which columns do.
+        warnings.simplefilter("ignore", UserWarning)
+        for name in frame.columns:
+            values = frame[name]
+            distinct = pd.Series(values.dropna().unique()) if values.dtype.kind == "O" else values.iloc[:0]
+            typed = distinct if len(distinct) or values.dtype.kind != "O" else values
+            inferred = infer_signature(typed.rename(name).to_frame()).inputs.inputs[0]
+            specs.append(ColSpec(type=inferred.type, name=name, required=not bool(values.isna().any())))
+    return Schema(specs)
+
+
+def _experiment_id(name: str, artifact_location: str) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
-        mlflow.create_experiment(name, artifact_location=artifact_location)
-    mlflow.set_experiment(name)
+        return mlflow.create_experiment(name, artifact_location=artifact_location)
+    return experiment.experiment_id
+
+
+def _training_dataset(snapshot_path: Path, snapshot_sha256: str):
+    snapshot = pd.read_parquet(snapshot_path)
+    dataset = mlflow.data.from_pandas(
+        snapshot, source=str(snapshot_path), name="training_set", digest=snapshot_sha256[:36]
+    )
+    # The same schema MLflow would infer on first use, computed without looping over every value in Python.
+    dataset.schema = column_schema(snapshot)
+    return dataset
+
+
+def _register_version(mlflow_client: MlflowClient, model_name: str, info, run_id: str, tags: dict, card: str):
+    try:
+        mlflow_client.create_registered_model(model_name)
+    except MlflowException as error:
+        if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+    return mlflow_client.create_model_version(
+        model_name, info.model_uri, run_id=run_id, tags=tags, description=card, model_id=info.model_id
+    )
 
 
 def log_and_register(
@@ -136,22 +182,28 @@ def log_and_register(
     tags in one MLflow run; register a new version with the ``challenger`` alias and a model card. Artifacts of a
     new experiment go to ``artifact_location``."""
     mlflow_client = client(tracking_uri)
-    _use_experiment(model_name, artifact_location)
+    experiment_id = _experiment_id(model_name, artifact_location)
     matrix = build_model_matrix(test, model.feature_columns)
     y_pred = predict(model, test)
-    with mlflow.start_run(run_name=tags.get("run_id")) as run, tempfile.TemporaryDirectory() as scratch:
-        mlflow.log_params(model.params)
-        mlflow.log_metrics(_flat_metrics("test_", evaluation) | _flat_metrics("baseline_", baseline))
-        tags = {**tags, "device": model.device, "task_type": model.task_type}
-        mlflow.set_tags(tags)
-        dataset = mlflow.data.from_pandas(
-            pd.read_parquet(snapshot_path), source=str(snapshot_path), name="training_set", digest=snapshot_sha256[:36]
+    tags = {**tags, "device": model.device, "task_type": model.task_type}
+    card = model_card(model, evaluation, baseline, tags)
+    with (
+        mlflow.start_run(experiment_id=experiment_id, run_name=tags.get("run_id")) as run,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        now = int(time.time() * 1000)
+        metrics = _flat_metrics("test_", evaluation) | _flat_metrics("baseline_", baseline)
+        mlflow_client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
+            params=[Param(key, str(value)) for key, value in model.params.items()],
+            tags=[RunTag(key, str(value)) for key, value in tags.items()],
         )
-        mlflow.log_input(dataset, context="training")
+        mlflow.log_input(_training_dataset(snapshot_path, snapshot_sha256), context="training")
         folder = Path(scratch)
         _plots(model, test[target_column(model.task_type)].to_numpy(), y_pred, evaluation, folder)
         (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=float))
-        (folder / "model_card.md").write_text(model_card(model, evaluation, baseline, tags))
+        (folder / "model_card.md").write_text(card)
         mlflow.log_artifacts(str(folder), artifact_path="evaluation")
         # The registered booster stops at the best iteration, so it scores exactly like ``training.predict``.
         # driftloop scores through the native flavor and ``build_model_matrix`` (categoricals with fixed
@@ -160,15 +212,12 @@ def log_and_register(
         info = mlflow.xgboost.log_model(
             model.booster[: model.best_iteration + 1],
             name="model",
-            signature=infer_signature(matrix, y_pred),
+            signature=ModelSignature(inputs=column_schema(matrix), outputs=infer_signature(y_pred).inputs),
             input_example=matrix.head(3),
             pip_requirements=PIP_REQUIREMENTS,
         )
-        version = mlflow.register_model(info.model_uri, model_name, tags=tags)
+    version = _register_version(mlflow_client, model_name, info, run.info.run_id, tags, card)
     mlflow_client.set_registered_model_alias(model_name, CHALLENGER, version.version)
-    mlflow_client.update_model_version(
-        model_name, version.version, description=model_card(model, evaluation, baseline, tags)
-    )
     return LoggedModel(run_id=run.info.run_id, model_uri=info.model_uri, version=str(version.version))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.models import infer_signature
 
 from driftloop import model_registry as registry
 from driftloop.evaluation import baseline_predictions, evaluate
@@ -116,3 +117,19 @@ def test_rollback_restores_the_previous_champion_with_an_audit_tag(tracking, tmp
     assert "alice" in audit and "bad scores in region east" in audit
     with pytest.raises(ValueError, match="replaced no earlier version"):
         registry.rollback(tracking, NAME, actor="alice", reason="again")
+
+
+def test_the_column_schema_equals_mlflow_s_inference_with_missing_values_and_categories():
+    frame = pd.DataFrame(
+        {
+            "sessions_30d": np.array([3, 5, 8], dtype="int64"),
+            "minutes_7d": [1.5, None, 2.0],
+            "region": ["north", None, "south"],
+            "plan": pd.Categorical(["basic", None, "premium"]),
+            "event_timestamp": pd.to_datetime(["2026-01-01", None, "2026-01-03"], utc=True),
+            "active": [True, False, True],
+        }
+    )
+    schema = registry.column_schema(frame)
+    assert schema == infer_signature(frame).inputs
+    assert [c.required for c in schema.inputs] == [True, False, False, False, False, True]
