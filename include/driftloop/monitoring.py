@@ -105,22 +105,35 @@ def drift_report(
     reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], settings: Settings
 ) -> tuple[object, DriftResult]:
     """Evidently data drift of ``columns`` and prediction drift (column ``prediction`` on both sides); returns the
-    snapshot (for HTML/JSON) and the parsed result."""
+    snapshot (for HTML/JSON) and the parsed result.
+
+    The report holds the metrics Evidently's ``DataDriftPreset`` generates, with the same methods and thresholds:
+    the count and share of drifted columns and one ``ValueDrift`` per column, each shown with its own distribution
+    plots. The preset itself is not used because it computes every column's drift once more for a legacy table,
+    which it renders in place of the per-column plots its metrics already drew."""
     from evidently import Dataset, Report
-    from evidently.metrics import ValueDrift
-    from evidently.presets import DataDriftPreset
+    from evidently.metrics import DriftedColumnsCount, ValueDrift
 
     config = settings.monitoring
     definition = _data_definition(columns, ["prediction"])
+    thresholds = {c: config.cat_threshold if c in CATEGORIES else config.num_threshold for c in columns}
     report = Report(
         [
-            DataDriftPreset(
+            DriftedColumnsCount(
                 columns=columns,
                 num_method=config.num_method,
                 num_threshold=config.num_threshold,
                 cat_method=config.cat_method,
                 cat_threshold=config.cat_threshold,
                 drift_share=config.drift_share,
+            ),
+            *(
+                ValueDrift(
+                    column=c,
+                    method=config.cat_method if c in CATEGORIES else config.num_method,
+                    threshold=thresholds[c],
+                )
+                for c in columns
             ),
             ValueDrift(column="prediction", method=config.num_method, threshold=config.prediction_threshold),
         ]
@@ -134,7 +147,6 @@ def drift_report(
         if metric["config"].get("type", "").endswith(":ValueDrift"):
             scores[metric["config"]["column"]] = float(metric["value"])
     prediction = scores.pop("prediction")
-    thresholds = {c: config.cat_threshold if c in CATEGORIES else config.num_threshold for c in columns}
     drifted = [c for c in columns if scores[c] >= thresholds[c]]
     share = len(drifted) / len(columns) if columns else 0.0
     return snapshot, DriftResult(
@@ -263,36 +275,36 @@ def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None
 
 def save_report(snapshot, uri: str, name: str) -> str:
     """Write ``name``.html and ``name``.json of an Evidently snapshot under ``uri`` (a folder or s3://bucket/prefix);
-    returns the HTML report's location."""
-    with tempfile.TemporaryDirectory() as scratch:
-        html, js = Path(scratch) / f"{Path(name).name}.html", Path(scratch) / f"{Path(name).name}.json"
-        snapshot.save_html(str(html))
-        snapshot.save_json(str(js))
-        if uri.startswith("s3://"):
-            import boto3
+    returns the HTML report's location. A folder's files are written in place, each replaced atomically."""
+    if uri.startswith("s3://"):
+        import boto3
 
-            bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-            s3 = boto3.client("s3")
-            for path in (html, js):
-                key = "/".join(p for p in (prefix, f"{name}{path.suffix}") if p)
-                s3.upload_file(str(path), bucket, key)
-            return f"s3://{bucket}/{'/'.join(p for p in (prefix, name) if p)}.html"
-        target = Path(uri) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for path in (html, js):
-            with lake.replace_file(target.with_suffix(path.suffix)) as out:
-                out.write_bytes(path.read_bytes())
-        return str(target.with_suffix(".html"))
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        s3 = boto3.client("s3")
+        with tempfile.TemporaryDirectory() as scratch:
+            for suffix, save in ((".html", snapshot.save_html), (".json", snapshot.save_json)):
+                path = Path(scratch) / f"report{suffix}"
+                save(str(path))
+                s3.upload_file(str(path), bucket, "/".join(p for p in (prefix, f"{name}{suffix}") if p))
+        return f"s3://{bucket}/{'/'.join(p for p in (prefix, name) if p)}.html"
+    target = Path(uri) / name
+    for suffix, save in ((".html", snapshot.save_html), (".json", snapshot.save_json)):
+        with lake.replace_file(target.with_suffix(suffix)) as scratch:
+            save(str(scratch))
+    return str(target.with_suffix(".html"))
 
 
 def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
     import mlflow
 
     registry = model_registry.client(settings.mlflow_tracking_uri)
-    experiment = f"{settings.model.name}-monitoring"
-    if mlflow.get_experiment_by_name(experiment) is None:
-        mlflow.create_experiment(experiment, artifact_location=f"{settings.mlflow_artifact_root}/monitoring")
-    mlflow.set_experiment(experiment)
+    name = f"{settings.model.name}-monitoring"
+    experiment = mlflow.get_experiment_by_name(name)
+    experiment_id = (
+        experiment.experiment_id
+        if experiment is not None
+        else mlflow.create_experiment(name, artifact_location=f"{settings.mlflow_artifact_root}/monitoring")
+    )
     metrics = {
         "drift_share": result.drift.drift_share,
         "prediction_drift": result.drift.prediction_drift,
@@ -300,18 +312,18 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
     }
     if result.quality:
         metrics[f"quality_{result.quality['metric']}"] = result.quality["value"]
-    with mlflow.start_run(run_name=f"monitor {result.day} v{result.model_version}"):
-        mlflow.set_tags(
-            {
-                "model_name": settings.model.name,
-                "model_version": result.model_version,
-                "interval": result.day.isoformat(),
-                "verdict": result.verdict,
-                "drifted_columns": ", ".join(result.drift.drifted_columns) or "-",
-                "report_uri": result.report_uri,
-                "drift_record_id": str(result.record_id),
-            }
-        )
+    tags = {
+        "model_name": settings.model.name,
+        "model_version": result.model_version,
+        "interval": result.day.isoformat(),
+        "verdict": result.verdict,
+        "drifted_columns": ", ".join(result.drift.drifted_columns) or "-",
+        "report_uri": result.report_uri,
+        "drift_record_id": str(result.record_id),
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"monitor {result.day} v{result.model_version}", tags=tags
+    ):
         mlflow.log_metrics(metrics)
     registry.set_model_version_tag(
         settings.model.name,

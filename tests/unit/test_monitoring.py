@@ -58,6 +58,21 @@ def test_a_price_rise_and_less_usage_is_drift_on_those_columns(settings):
     assert result.prediction_drifted
 
 
+def test_the_report_holds_the_drift_preset_metrics_with_the_configured_methods_and_its_count_agrees(settings):
+    reference, current = _frame(5_000, 1), _frame(5_000, 2, charge_factor=1.25, usage=0.6)
+    snapshot, result = drift_report(reference, current, COLUMNS, settings)
+    metrics = {
+        m["config"]["type"].rsplit(":", 1)[-1] + ":" + m["config"].get("column", ""): m
+        for m in snapshot.dict()["metrics"]
+    }
+    config = settings.monitoring
+    assert metrics["ValueDrift:plan"]["config"]["method"] == config.cat_method
+    assert metrics["ValueDrift:minutes_7d"]["config"]["method"] == config.num_method
+    assert metrics["ValueDrift:prediction"]["config"]["threshold"] == config.prediction_threshold
+    count = metrics["DriftedColumnsCount:"]["value"]
+    assert count["count"] == len(result.drifted_columns) and count["share"] == pytest.approx(result.drift_share)
+
+
 def test_categorical_columns_use_their_own_method_and_threshold(settings, monkeypatch):
     reference, current = _frame(20_000, 1), _frame(20_000, 2, mobile_plan_shift=True)
     _, result = drift_report(reference, current, COLUMNS, settings)
