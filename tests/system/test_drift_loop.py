@@ -28,6 +28,7 @@ Scenario (10,000 customers, covariate drift from day 22):
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from contextlib import contextmanager
@@ -109,23 +110,20 @@ def production(base: Path):
         yield {"package": package, "airflow": stack.env, "url": url, "stack": stack}
 
 
-@pytest.fixture(scope="module", params=["embedded", "production"])
-def loop(request, tmp_path_factory):
-    """Prepared data, then Airflow running against it in the topology of the parameter; yields the API client and
-    settings, stops everything after."""
-    from driftloop.airflow_api import AirflowClient
-    from driftloop.feature_store import apply_feature_repo
+@pytest.fixture(scope="module")
+def prepared_data(tmp_path_factory) -> Path:
+    """The simulated days accepted and featurized once with the package (the data half is tested through Airflow in
+    tests/integration, ingest from S3 landing in tests/integration/test_s3_landing.py); each topology starts from a
+    copy of this data root."""
     from driftloop.features import build_features_for_day
     from driftloop.ingest import copy_batch_to_raw
     from driftloop.settings import get_settings
     from driftloop.simulate import SimulationConfig, simulate_to_landing
     from driftloop.validation import validate_batch
 
-    base = tmp_path_factory.mktemp(request.param)
-    topology = embedded if request.param == "embedded" else production
-    with topology(base) as parts:
-        monkeypatch = pytest.MonkeyPatch()
-        for key, value in (parts["package"] | SCENARIO).items():
+    base = tmp_path_factory.mktemp("prepared")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key, value in (SCENARIO | {"DRIFTLOOP_DATA_ROOT": str(base / "data")}).items():
             monkeypatch.setenv(key, value)
         get_settings.cache_clear()
         settings = get_settings()
@@ -137,13 +135,32 @@ def loop(request, tmp_path_factory):
             scenario="covariate_drift",
             scenario_start=START + timedelta(days=DRIFT_FROM),
         )
-        # The batches are simulated into a folder and accepted with the package (ingest from S3 landing is tested
-        # in tests/integration/test_s3_landing.py).
         for batch in simulate_to_landing(config, START, N_DAYS, base / "landing"):
             day = date.fromisoformat(batch.name.removeprefix("dt="))
             copy_batch_to_raw(day, batch, settings)
             validate_batch(day, settings)
             build_features_for_day(day, settings)
+    get_settings.cache_clear()
+    return base / "data"
+
+
+@pytest.fixture(scope="module", params=["embedded", "production"])
+def loop(request, tmp_path_factory, prepared_data):
+    """Airflow running on a copy of the prepared data in the topology of the parameter; yields the API client and
+    settings, stops everything after."""
+    from driftloop.airflow_api import AirflowClient
+    from driftloop.feature_store import apply_feature_repo
+    from driftloop.settings import get_settings
+
+    base = tmp_path_factory.mktemp(request.param)
+    topology = embedded if request.param == "embedded" else production
+    with topology(base) as parts:
+        monkeypatch = pytest.MonkeyPatch()
+        for key, value in (parts["package"] | SCENARIO).items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        settings = get_settings()
+        shutil.copytree(prepared_data, settings.data_root, dirs_exist_ok=True)
         apply_feature_repo(settings)
 
         airflow_env = {
