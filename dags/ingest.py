@@ -7,7 +7,8 @@ labels, delivered to the landing area (a local folder, or an S3 bucket through t
 
 1. **wait_for_batch** defers until the day's `_SUCCESS` marker appears in landing (no worker slot held; fails after
    `DRIFTLOOP_LANDING_TIMEOUT_S`).
-2. **copy_to_raw** copies the batch, as delivered, into `raw/dt=YYYY-MM-DD/`, replacing that partition.
+2. **copy_to_raw** copies the batch, as delivered, into the raw partition `dt=YYYY-MM-DD/` of `DRIFTLOOP_RAW_URI`
+   (a folder, or an S3 prefix in the production stack), replacing that partition.
 3. **validate** checks every table against its data contract (columns, types, nulls, ranges, categories, keys, the
    day of each timestamp) and against recently accepted batches (row count, null rates). An accepted batch is written
    typed to `validated/` and updates the `validated_batches` asset, which starts the `features` DAG. A rejected batch
@@ -74,7 +75,7 @@ def ingest():
         with tempfile.TemporaryDirectory() as workdir:
             source = fetch_batch(settings, batch_day, Path(workdir))
             raw = copy_batch_to_raw(batch_day, source, settings)
-        return {"day": day, "path": str(raw.path), "files": raw.files}
+        return {"day": day, "uri": raw.uri, "files": raw.files}
 
     @task(outlets=[VALIDATED_BATCHES], retries=0)
     def validate(day: str, *, outlet_events=None) -> dict:

@@ -165,7 +165,12 @@ def native_stack(
             f"{part}_DB_PASSWORD": "test",
             f"{part}_DB_NAME": f"{part.lower()}_{suffix}",
         }
-    for bucket in ("DRIFTLOOP_LANDING_BUCKET", "MLFLOW_ARTIFACTS_BUCKET", "DRIFTLOOP_REPORTS_BUCKET"):
+    for bucket in (
+        "DRIFTLOOP_LANDING_BUCKET",
+        "DRIFTLOOP_RAW_BUCKET",
+        "MLFLOW_ARTIFACTS_BUCKET",
+        "DRIFTLOOP_REPORTS_BUCKET",
+    ):
         values[bucket] = f"{bucket.split('_')[-2].lower()}-{suffix}"
     s3_port, mlflow_port, api_port = free_port(), free_port(), free_port()
     hosts = {

@@ -1,20 +1,20 @@
 """Ingest: copy a day's landed batch, as delivered, into the raw zone partition of that day.
 
 Landing may be a local folder or an S3 bucket; fetching from S3 is the Airflow layer's job (through the amazon
-provider's hook), which hands this module a local folder. Copying replaces the day's raw partition whole, so
-rerunning an interval rewrites the same files and never duplicates them.
+provider's hook), which hands this module a local folder. The raw zone is a folder or an S3 prefix
+(``driftloop.raw_zone``). Copying replaces the day's raw partition whole, so rerunning an interval rewrites the same
+files and never duplicates them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from driftloop import lake
+from driftloop import lake, raw_zone
 from driftloop.settings import Settings, get_settings
 from driftloop.tables import BATCH_MARKER, TABLES
 
@@ -27,10 +27,11 @@ class BatchNotLanded(FileNotFoundError):
 
 @dataclass(frozen=True)
 class RawBatch:
-    """A batch copied into the raw zone: its folder and, per file, its size in bytes and SHA-256."""
+    """A batch copied into the raw zone: its partition (folder or ``s3://`` URI) and, per file, its size in bytes and
+    SHA-256."""
 
     day: date
-    path: Path
+    uri: str
     files: dict[str, dict[str, int | str]]
 
 
@@ -48,7 +49,7 @@ def batch_file_names() -> list[str]:
 
 
 def copy_batch_to_raw(day: date, source_dir: Path, settings: Settings | None = None) -> RawBatch:
-    """Copy the table files of ``source_dir`` (a landed batch) into ``raw/dt=DAY``, replacing what was there.
+    """Copy the table files of ``source_dir`` (a landed batch) into the raw partition of ``day``, replacing it.
 
     The batch must carry its ``_SUCCESS`` marker. Table files missing from the batch are not invented here: the
     validation stage rejects the batch and names them. Files that are not tables of the contract are ignored.
@@ -58,18 +59,18 @@ def copy_batch_to_raw(day: date, source_dir: Path, settings: Settings | None = N
     if not (source_dir / BATCH_MARKER).exists():
         raise BatchNotLanded(f"batch for {day} is not complete: {source_dir / BATCH_MARKER} does not exist")
     copied: dict[str, dict[str, int | str]] = {}
-    target = lake.partition_dir(settings.raw_dir, day)
-    with lake.replace_dir(target) as scratch:
-        for name in batch_file_names():
-            source = source_dir / name
-            if not source.exists():
-                log.warning("batch %s has no %s; validation will reject it", day, source)
-                continue
-            shutil.copyfile(source, scratch / name)
-            data = (scratch / name).read_bytes()
-            copied[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    sources: dict[str, Path] = {}
+    for name in batch_file_names():
+        source = source_dir / name
+        if not source.exists():
+            log.warning("batch %s has no %s; validation will reject it", day, source)
+            continue
+        data = source.read_bytes()
+        copied[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        sources[name] = source
+    target = raw_zone.write_partition(day, sources, settings)
     ignored = sorted(p.name for p in source_dir.iterdir() if p.name not in copied and p.name != BATCH_MARKER)
     if ignored:
         log.info("ignored files outside the contract in %s: %s", source_dir, ", ".join(ignored))
     log.info("copied batch %s into %s: %s", day, target, ", ".join(f"{k} ({v['bytes']} B)" for k, v in copied.items()))
-    return RawBatch(day=day, path=target, files=copied)
+    return RawBatch(day=day, uri=target, files=copied)

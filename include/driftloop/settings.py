@@ -121,6 +121,7 @@ class Settings:
 
     data_root: Path
     landing_uri: str
+    raw_uri: str
     aws_conn_id: str
     landing_poke_interval_s: float
     landing_timeout_s: float
@@ -140,11 +141,14 @@ class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
-    # Zones of the data lake, all below data_root.
+    # Zones of the data lake, below data_root unless configured elsewhere.
     @property
     def raw_dir(self) -> Path:
-        """Batches copied from landing, as delivered, one ``dt=YYYY-MM-DD`` folder per day."""
-        return self.data_root / "raw"
+        """The raw zone's folder when it is local (``driftloop.raw_zone`` also handles S3)."""
+        if self.raw_uri.startswith("s3://"):
+            msg = f"the raw zone is {self.raw_uri} (DRIFTLOOP_RAW_URI), not a folder: use driftloop.raw_zone"
+            raise ValueError(msg)
+        return Path(self.raw_uri)
 
     @property
     def quarantine_dir(self) -> Path:
@@ -201,6 +205,7 @@ def load_settings() -> Settings:
     return Settings(
         data_root=data_root,
         landing_uri=_env("DRIFTLOOP_LANDING_URI", str(data_root / "landing")).rstrip("/"),
+        raw_uri=_env("DRIFTLOOP_RAW_URI", str(data_root / "raw")).rstrip("/"),
         aws_conn_id=_env("DRIFTLOOP_AWS_CONN_ID", "aws_default"),
         landing_poke_interval_s=_env_float("DRIFTLOOP_LANDING_POKE_INTERVAL_S", 30.0),
         landing_timeout_s=_env_float("DRIFTLOOP_LANDING_TIMEOUT_S", 6 * 3600.0),

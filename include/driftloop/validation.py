@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import statistics
 import warnings
@@ -46,7 +45,7 @@ import pandera.pandas as pa
 from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 
-from driftloop import lake
+from driftloop import lake, raw_zone
 from driftloop.settings import Settings, get_settings
 from driftloop.tables import TABLES, ColumnSpec, TableSpec
 
@@ -428,31 +427,33 @@ def _check_file(
     spec: TableSpec, raw_dir: Path, day: date, settings: Settings
 ) -> tuple[pd.DataFrame | None, list[CheckFailure]]:
     path = raw_dir / spec.file_name
+    where = raw_zone.partition_uri(day, settings).rstrip("/") + "/" + spec.file_name
     if not path.exists():
-        return None, [CheckFailure(spec.name, spec.file_name, "file_present", None, 0, detail=f"{path} is missing")]
+        return None, [CheckFailure(spec.name, spec.file_name, "file_present", None, 0, detail=f"{where} is missing")]
     try:
         raw = read_raw_table(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        return None, [CheckFailure(spec.name, spec.file_name, "file_readable", None, 0, detail=f"{path}: {exc}")]
+        return None, [CheckFailure(spec.name, spec.file_name, "file_readable", None, 0, detail=f"{where}: {exc}")]
     return check_table(spec, raw, day, settings, spec.file_name)
 
 
-def _quarantine(day: date, failures: list[CheckFailure], settings: Settings) -> Path:
-    """Move ``raw/dt=DAY`` to ``quarantine/dt=DAY`` (replacing an older quarantine) with its report."""
-    raw_dir = lake.partition_dir(settings.raw_dir, day)
+def _quarantine(day: date, failures: list[CheckFailure], raw_dir: Path, settings: Settings) -> Path:
+    """Move the raw batch of ``day`` (fetched into ``raw_dir``) to ``quarantine/dt=DAY`` with its report, replacing an
+    older quarantine, and remove it from the raw zone."""
     target = lake.partition_dir(settings.quarantine_dir, day)
+    files = sorted(p.name for p in raw_dir.iterdir() if p.is_file() and p.name != "report.json")
     report = {
         "day": day.isoformat(),
         "rejected_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "files": sorted(p.name for p in raw_dir.iterdir() if p.name != "report.json"),
+        "raw_uri": raw_zone.partition_uri(day, settings),
+        "files": files,
         "failures": [asdict(failure) for failure in failures],
     }
-    with lake.replace_file(raw_dir / "report.json") as scratch:
-        scratch.write_text(json.dumps(report, indent=2, default=str))
-    if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(raw_dir, target)
+    with lake.replace_dir(target) as scratch:
+        for name in files:
+            shutil.copyfile(raw_dir / name, scratch / name)
+        (scratch / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    raw_zone.remove_partition(day, settings)
     return target / "report.json"
 
 
@@ -470,27 +471,26 @@ def _write_accepted(day: date, typed_tables: dict[str, pd.DataFrame], settings: 
 
 
 def validate_batch(day: date, settings: Settings | None = None) -> AcceptedBatch:
-    """Validate every table of ``raw/dt=DAY``: accept the batch into ``validated/`` or quarantine it.
+    """Validate every table of the raw partition of ``day`` (``driftloop.raw_zone``, a folder or S3): accept the
+    batch into ``validated/`` or quarantine it.
 
-    Raises FileNotFoundError when ``raw/dt=DAY`` does not exist, and BatchRejected (after moving the batch to
+    Raises FileNotFoundError when the raw partition does not exist, and BatchRejected (after moving the batch to
     ``quarantine/dt=DAY`` with ``report.json``) when any check of any table failed. On acceptance a stale
     quarantine of the day (an earlier rejected delivery) is removed.
     """
     settings = settings or get_settings()
-    raw_dir = lake.partition_dir(settings.raw_dir, day)
-    if not raw_dir.is_dir():
-        raise FileNotFoundError(f"no raw batch for {day}: {raw_dir} does not exist (copy the batch to raw first)")
     failures: list[CheckFailure] = []
     typed_tables: dict[str, pd.DataFrame] = {}
-    for spec in TABLES.values():
-        typed, table_failures = _check_file(spec, raw_dir, day, settings)
-        failures += table_failures
-        if typed is not None:
-            typed_tables[spec.name] = typed
-    if failures:
-        rejected = BatchRejected(day, failures, _quarantine(day, failures, settings))
-        log.error("%s", rejected)
-        raise rejected
+    with raw_zone.fetched_partition(day, settings) as raw_dir:
+        for spec in TABLES.values():
+            typed, table_failures = _check_file(spec, raw_dir, day, settings)
+            failures += table_failures
+            if typed is not None:
+                typed_tables[spec.name] = typed
+        if failures:
+            rejected = BatchRejected(day, failures, _quarantine(day, failures, raw_dir, settings))
+            log.error("%s", rejected)
+            raise rejected
     paths = _write_accepted(day, typed_tables, settings)
     stale = lake.partition_dir(settings.quarantine_dir, day)
     if stale.exists():

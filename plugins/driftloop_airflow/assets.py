@@ -17,7 +17,7 @@ def _uri(path) -> str:
     return text if "://" in text else f"file://{text}"
 
 
-RAW_BATCHES = Asset(name="raw_batches", uri=_uri(_settings.raw_dir))
+RAW_BATCHES = Asset(name="raw_batches", uri=_uri(_settings.raw_uri))
 """Daily batches copied from landing, as delivered."""
 
 VALIDATED_BATCHES = Asset(name="validated_batches", uri=_uri(_settings.validated_dir))

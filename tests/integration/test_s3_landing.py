@@ -1,8 +1,8 @@
-"""S3 landing through the amazon provider, against a real S3 HTTP endpoint (moto's server mode in a subprocess).
+"""S3 landing and an S3 raw zone, against a real S3 HTTP endpoint (moto's server mode in a subprocess).
 
-The batch's marker is uploaded only after the sensor has deferred, so the run proves the whole path: the
-``S3KeyTrigger`` polls the endpoint, the sensor resumes, ``copy_to_raw`` downloads through ``S3Hook`` and
-``validate`` accepts the batch.
+The batch's marker is uploaded only after the sensor has deferred, so the run proves the whole path of the production
+stack: the ``S3KeyTrigger`` polls the endpoint, the sensor resumes, ``copy_to_raw`` downloads through ``S3Hook`` and
+uploads the batch into the raw zone's S3 prefix, and ``validate`` reads it from there and accepts it.
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def test_ingest_waits_for_an_s3_batch_then_copies_and_validates_it(airflow_db, s
     root = tmp_path / "data"
     monkeypatch.setenv("DRIFTLOOP_DATA_ROOT", str(root))
     monkeypatch.setenv("DRIFTLOOP_LANDING_URI", f"s3://{BUCKET}/{PREFIX}")
+    monkeypatch.setenv("DRIFTLOOP_RAW_URI", f"s3://{BUCKET}/raw")
+    for key, value in {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("DRIFTLOOP_LANDING_POKE_INTERVAL_S", "1")
     monkeypatch.setenv("DRIFTLOOP_LANDING_TIMEOUT_S", "120")
     monkeypatch.setenv(
@@ -100,8 +105,9 @@ def test_ingest_waits_for_an_s3_batch_then_copies_and_validates_it(airflow_db, s
 
     assert result.state == "success", result.tasks
     assert delivered_at and result.ended["wait_for_batch"] >= delivered_at[0], "the sensor must wait for the marker"
-    raw = lake.partition_dir(root / "raw", DAY)
-    assert sorted(p.name for p in raw.iterdir()) == [p.name for p in files]
+    raw = sorted(item["Key"] for item in client.list_objects_v2(Bucket=BUCKET, Prefix="raw/")["Contents"])
+    assert raw == [f"raw/dt={DAY}/{path.name}" for path in files]
     for path in files:
-        assert (raw / path.name).read_bytes() == path.read_bytes()
+        assert client.get_object(Bucket=BUCKET, Key=f"raw/dt={DAY}/{path.name}")["Body"].read() == path.read_bytes()
+    assert not (root / "raw").exists()
     assert (lake.partition_dir(root / "validated" / "activity_events", DAY) / "part.parquet").exists()

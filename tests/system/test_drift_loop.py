@@ -150,6 +150,7 @@ def loop(request, tmp_path_factory, prepared_data):
     settings, stops everything after."""
     from driftloop.airflow_api import AirflowClient
     from driftloop.feature_store import apply_feature_repo
+    from driftloop.ingest import copy_batch_to_raw
     from driftloop.settings import get_settings
 
     base = tmp_path_factory.mktemp(request.param)
@@ -160,7 +161,10 @@ def loop(request, tmp_path_factory, prepared_data):
             monkeypatch.setenv(key, value)
         get_settings.cache_clear()
         settings = get_settings()
-        shutil.copytree(prepared_data, settings.data_root, dirs_exist_ok=True)
+        shutil.copytree(prepared_data, settings.data_root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("raw"))
+        # The delivered batches into this topology's raw zone (a folder, or the raw bucket in production).
+        for batch in sorted((prepared_data.parent / "landing").glob("dt=*")):
+            copy_batch_to_raw(date.fromisoformat(batch.name.removeprefix("dt=")), batch, settings)
         apply_feature_repo(settings)
 
         airflow_env = {
@@ -225,8 +229,8 @@ def _active_customers(settings, day: date) -> int:
 
 
 def _check_production_outputs(loop, registry, champion) -> None:
-    """Production only: the champion was trained by the Celery worker on the `gpu` queue, and its MLflow artifacts
-    and the drift reports are objects in the stack's S3 buckets."""
+    """Production only: the champion was trained by the Celery worker on the `gpu` queue, and the raw batches, its
+    MLflow artifacts and the drift reports are objects in the stack's S3 buckets."""
     stack, client = loop["stack"], loop["client"]
     run_id = champion.tags["run_id"]
     [train_model] = [ti for ti in client.task_instances("train", run_id) if ti["task_id"] == "train_model"]
@@ -238,6 +242,8 @@ def _check_production_outputs(loop, registry, champion) -> None:
     assert any(champion.run_id in key for key in artifacts), (champion.run_id, artifacts[:20])
     source = registry.get_model_version_download_uri(champion.name, champion.version)
     assert source.startswith(("mlflow-artifacts:", "s3://")), source
+    raw = stack.keys(stack.buckets["DRIFTLOOP_RAW_BUCKET"])
+    assert len(raw) == 3 * N_DAYS and f"dt={START.isoformat()}/activity_events.csv" in raw, raw[:5]
     reports = stack.keys(stack.buckets["DRIFTLOOP_REPORTS_BUCKET"], "drift/")
     assert {key.rsplit(".", 1)[1] for key in reports} == {"html", "json"}
     assert len(reports) == 2 * len(_records(loop["settings"])), reports

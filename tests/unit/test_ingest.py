@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -28,8 +29,8 @@ def test_a_complete_batch_is_copied_byte_for_byte(data_root):
         data_root / "landing" / "dt=2026-02-03", {"activity_events.csv": "a\n1\n", "churn_labels.csv": "b\n"}
     )
     raw = copy_batch_to_raw(DAY, source, settings)
-    assert raw.path == lake.partition_dir(settings.raw_dir, DAY)
-    assert (raw.path / "activity_events.csv").read_text() == "a\n1\n"
+    assert raw.uri == str(lake.partition_dir(settings.raw_dir, DAY))
+    assert (Path(raw.uri) / "activity_events.csv").read_text() == "a\n1\n"
     assert sorted(raw.files) == ["activity_events.csv", "churn_labels.csv"]
     assert raw.files["activity_events.csv"]["bytes"] == 4
 
@@ -40,8 +41,8 @@ def test_rerunning_replaces_the_partition_instead_of_adding_to_it(data_root):
     copy_batch_to_raw(DAY, first, settings)
     second = _land(data_root / "second", {"activity_events.csv": "new\n"})
     raw = copy_batch_to_raw(DAY, second, settings)
-    assert sorted(p.name for p in raw.path.iterdir()) == ["activity_events.csv"]
-    assert (raw.path / "activity_events.csv").read_text() == "new\n"
+    assert sorted(p.name for p in Path(raw.uri).iterdir()) == ["activity_events.csv"]
+    assert (Path(raw.uri) / "activity_events.csv").read_text() == "new\n"
 
 
 def test_a_batch_without_its_marker_is_not_copied(data_root):
