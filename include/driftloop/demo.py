@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 
 from driftloop import lake
@@ -47,6 +48,19 @@ def quarantine_reasons(settings: Settings, day: date) -> list[str]:
         + f" ({f['failing_count']} rows)"
         for f in report["failures"]
     ]
+
+
+def _regular_run(client: AirflowClient, day: date, timeout_s: float = 120.0) -> str:
+    """The id of the scheduled ``ingest`` run whose data interval starts on ``day`` (the scheduler creates it on
+    unpause); if the clock passed midnight UTC since the demo began, no such run comes, and a manual run replaces it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for run in client.runs("ingest"):
+            if run["run_type"] == "scheduled" and datetime.fromisoformat(run["data_interval_start"]).date() == day:
+                return run["dag_run_id"]
+        time.sleep(2)
+    print(f"ingest: no scheduled run for {day} (the date changed since the demo began); triggering it")
+    return client.trigger("ingest", day=day)
 
 
 def summarize(settings: Settings, days: list[date], ingest_states: dict[date, str]) -> list[dict]:
@@ -138,8 +152,11 @@ def main() -> int:
     print(f"ingest: triggered {len(run_ids)} runs; unpausing so the scheduler adds the regular run for {days[-1]}")
     client.set_paused("features", False)
     client.set_paused("ingest", False)
-    ingest_runs = client.wait_until_idle("ingest", timeout_s=3600)
-    states = {datetime.fromisoformat(r["data_interval_start"]).date(): r["state"] for r in ingest_runs}
+    run_ids[days[-1]] = _regular_run(client, days[-1])
+    # Only the demo's runs: a demo that crosses midnight UTC also gets the next day's scheduled run, whose sensor
+    # rightly waits for a batch nobody will deliver.
+    finished = client.wait_for_runs("ingest", list(run_ids.values()), timeout_s=3600)
+    states = {day: finished[run_id] for day, run_id in run_ids.items()}
     client.wait_until_idle("features", timeout_s=3600, settle_s=20)
 
     summary = summarize(settings, days, states)
