@@ -1,10 +1,10 @@
 """Batch scoring: the champion's predictions for every active customer of a day, to Parquet and PostgreSQL.
 
-Features are read through the same FeatureService as training, with an offline point-in-time read at the end of the
-scored day (not the online store): a backfill of an old day then scores with the features as of that day, and
-scoring uses exactly the join training used. The model matrix is built by the same function as in training. The
-feature rows a day was scored from are kept next to the predictions (``scored_features/``): drift monitoring
-compares them with the model's training snapshot.
+Features are read through the same FeatureService as training, with the same offline point-in-time lookup
+(``driftloop.point_in_time``) at the end of the scored day, not the online store: a backfill of an old day then
+scores with the features as of that day, and scoring uses exactly the join training used. The model matrix is built
+by the same function as in training. The feature rows a day was scored from are kept next to the predictions
+(``scored_features/``): drift monitoring compares them with the model's training snapshot.
 """
 
 from __future__ import annotations
@@ -115,15 +115,16 @@ def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
 
 def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
     """Score every active customer of ``day`` with the champion; replaces that day's predictions."""
-    from driftloop.feature_store import FEATURE_SERVICE, feature_store
+    from driftloop.feature_store import FEATURE_SERVICE
+    from driftloop.point_in_time import feature_columns as service_columns
+    from driftloop.point_in_time import historical_features, service_lookups
 
     settings = settings or get_settings()
     version, run_id = champion(settings)
     entities = active_customers(day, settings)
-    store = feature_store(settings)
-    service = store.get_feature_service(FEATURE_SERVICE)
-    feature_columns = [f.name for projection in service.feature_view_projections for f in projection.features]
-    features = store.get_historical_features(entity_df=entities, features=service).to_df()
+    lookups = service_lookups(FEATURE_SERVICE, settings)
+    feature_columns = service_columns(lookups)
+    features = historical_features(entities, lookups)
     check_one_row_per_event(entities, features, feature_columns)
     features = features.sort_values(ENTITY_COLUMNS).reset_index(drop=True)
     check_inputs(features, feature_columns)

@@ -1,10 +1,10 @@
 """The training set: matured labels joined point-in-time with the model's FeatureService, and its snapshot.
 
-Each label event (a customer's renewal day ``d``) is looked up at ``as_of_timestamp(d)`` through Feast's
-``get_historical_features``, so it only sees features computed from data up to ``d``. The result must have exactly
-one row per label event: Feast's file offline store was seen to drop rows whose customer had feature rows, but none at
-or before the event time, so the count is checked and a shortfall fails loudly instead of training on silently shrunk
-data. The snapshot (Parquet) and its content hash are the reference for drift monitoring later.
+Each label event (a customer's renewal day ``d``) is looked up at ``as_of_timestamp(d)`` in the FeatureService with
+Feast's point-in-time semantics (``driftloop.point_in_time``), so it only sees features computed from data up to
+``d``. The result must have exactly one row per label event with features: an event with no feature row inside the
+view's ttl fails loudly, naming the events, instead of training on silently shrunk data (Feast's own file offline
+store drops such rows). The snapshot (Parquet) and its content hash are the reference for drift monitoring later.
 """
 
 from __future__ import annotations
@@ -77,16 +77,17 @@ def check_one_row_per_event(events: pd.DataFrame, joined: pd.DataFrame, feature_
 
 def build_training_set(start: date, end: date, settings: Settings | None = None) -> TrainingSet:
     """Join the label events of ``[start, end]`` with the FeatureService point-in-time and snapshot the result."""
-    from driftloop.feature_store import FEATURE_SERVICE, feature_store
+    from driftloop.feature_store import FEATURE_SERVICE
+    from driftloop.point_in_time import feature_columns as service_columns
+    from driftloop.point_in_time import historical_features, service_lookups
 
     settings = settings or get_settings()
     events = label_events(start, end, settings)
     if events.empty:
         raise TrainingSetIncomplete(f"no matured labels with as_of_date in {start}..{end}")
-    store = feature_store(settings)
-    service = store.get_feature_service(FEATURE_SERVICE)
-    feature_columns = [f.name for projection in service.feature_view_projections for f in projection.features]
-    joined = store.get_historical_features(entity_df=events, features=service).to_df()
+    lookups = service_lookups(FEATURE_SERVICE, settings)
+    feature_columns = service_columns(lookups)
+    joined = historical_features(events, lookups)
     check_one_row_per_event(events, joined, feature_columns)
     frame = joined[[*ENTITY_COLUMNS, "as_of_date", "churned", "future_watch_hours", *feature_columns]]
     frame = frame.sort_values(ENTITY_COLUMNS, kind="stable").reset_index(drop=True)

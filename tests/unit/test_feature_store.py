@@ -146,3 +146,41 @@ def test_point_in_time_lookups_read_the_folder_of_daily_files_within_the_ttl(set
     assert joined["tenure_days"].tolist() == [first_tenure, first_tenure + 1, first_tenure + 3]
     # Feast's file offline store drops a lookup that finds no row within the ttl instead of returning it empty.
     assert lookups["event_timestamp"].iloc[3] not in set(joined["event_timestamp"])
+
+
+def test_driftloops_point_in_time_lookup_returns_what_feast_returns(settings):
+    from driftloop.point_in_time import feature_columns, historical_features, service_lookups
+
+    moments = [
+        as_of_timestamp(DAYS[0]) - timedelta(seconds=1),  # before the first row: nothing
+        *[as_of_timestamp(day) for day in DAYS],  # exactly at each day's rows
+        as_of_timestamp(DAYS[2]) - timedelta(hours=5),  # between rows: the day before's
+        as_of_timestamp(DAYS[-1] + timedelta(days=2)),  # at the ttl's edge: the newest row
+        as_of_timestamp(DAYS[-1] + timedelta(days=2)) + timedelta(seconds=1),  # just past it: nothing
+    ]
+    ids = [*range(1, N_CUSTOMERS + 1), 999]  # 999 has no row at all
+    entities = pd.DataFrame([(i, m) for i in ids for m in moments], columns=["customer_id", "event_timestamp"]).sample(
+        frac=1.0, random_state=0
+    )
+    lookups = service_lookups(FEATURE_SERVICE, settings)
+    assert lookups[0].ttl == timedelta(days=2) and lookups[0].source == settings.offline_store_dir
+
+    ours = historical_features(entities, lookups)
+    assert ours[["customer_id", "event_timestamp"]].equals(entities.reset_index(drop=True)), "rows keep their order"
+    store = feature_store(settings)
+    feast = store.get_historical_features(entity_df=entities, features=store.get_feature_service(FEATURE_SERVICE))
+    feast = feast.to_df()
+    keys = ["customer_id", "event_timestamp"]
+    columns = feature_columns(lookups)
+    merged = ours.merge(feast, on=keys, how="left", suffixes=("", "_feast"), indicator=True)
+    found = merged[merged["_merge"] == "both"]
+    for column in columns:
+        ours_values, feast_values = (
+            found[c].astype(object).where(found[c].notna(), None) for c in (column, f"{column}_feast")
+        )
+        assert ours_values.tolist() == feast_values.tolist(), column
+    # Feast drops the lookups of customers with rows, but none within the ttl; they come back empty here.
+    dropped = merged[merged["_merge"] == "left_only"]
+    assert len(found) + len(dropped) == len(entities) and len(found) > 0.5 * len(entities)
+    assert dropped[columns].isna().all(axis=None)
+    assert set(dropped["event_timestamp"]) >= {moments[0], moments[-1]}

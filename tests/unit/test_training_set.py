@@ -54,9 +54,9 @@ def test_each_label_event_gets_the_features_of_its_own_day(accepted_days_with_fe
 
 def test_label_events_before_any_feature_row_fail_loudly_instead_of_being_dropped(accepted_days_with_features):
     settings = accepted_days_with_features
-    # Labels that describe days before the first feature partition: Feast's file offline store drops these rows
-    # from the join; the check turns that into an error naming them.
-    with pytest.raises(TrainingSetIncomplete, match="label events missing from the join"):
+    # Labels that describe days before the first feature partition find no feature row within the ttl (Feast's file
+    # offline store would drop them from the join); the check turns that into an error naming them.
+    with pytest.raises(TrainingSetIncomplete, match="label events found no feature row within the TTL"):
         build_training_set(START - timedelta(days=HORIZON), START + timedelta(days=4), settings)
 
 
