@@ -74,11 +74,14 @@ def main() -> int:
         "commit": commit,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "repetitions": repeat,
+        "stages_selected": selected or "all",
         "stages": {r.stage: r.to_json() for r in per_scale[primary]},
         "by_scale": {str(s): {r.stage: r.to_json() for r in results} for s, results in per_scale.items()},
         "growth": growth(per_scale),
     }
-    out = REPO_ROOT / "bench" / "results" / f"{now:%Y-%m-%d}-{commit}.json"
+    # A run of chosen stages never overwrites the full run of the same commit.
+    subset = f"-{'+'.join(selected)}" if selected else ""
+    out = REPO_ROOT / "bench" / "results" / f"{now:%Y-%m-%d}-{commit}{subset}.json"
     harness.write_results(out, payload)
     if len(scales) > 1:
         print(f"\ngrowth of ours_s from {scales[0]:,} to {scales[-1]:,} rows:")
