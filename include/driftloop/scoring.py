@@ -9,6 +9,7 @@ by the same function as in training. The feature rows a day was scored from are 
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from driftloop.dates import as_of_timestamp
 from driftloop.settings import Settings, get_settings
 from driftloop.tables import PROFILES
 from driftloop.training import CATEGORIES
-from driftloop.training_set import ENTITY_COLUMNS, check_one_row_per_event
+from driftloop.training_set import check_one_row_per_event
 
 PREDICTION_COLUMNS = ["customer_id", "score_date", "prediction", "model_name", "model_version", "run_id", "scored_at"]
 TABLE = "predictions"
@@ -73,7 +74,7 @@ def check_inputs(features: pd.DataFrame, feature_columns: list[str]) -> None:
         raise ScoringError(f"non-finite feature values in {', '.join(bad)}")
     for column, allowed in CATEGORIES.items():
         if column in features:
-            unknown = sorted(set(features[column].dropna()) - set(allowed))
+            unknown = sorted({value for value in pd.unique(features[column]) if not pd.isna(value)} - set(allowed))
             if unknown:
                 raise ScoringError(f"unknown {column} values {unknown}")
 
@@ -88,11 +89,31 @@ def check_outputs(predictions: np.ndarray, task_type: str) -> None:
             raise ScoringError(f"{outside} probabilities outside [0, 1]")
 
 
-def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
-    """Replace ``day``'s rows of the predictions table in one transaction (upsert by customer and score date)."""
-    import psycopg2
-    from psycopg2.extras import execute_values
+def _csv_rows(frame: pd.DataFrame) -> io.BytesIO:
+    """``frame``'s prediction columns as headerless CSV for ``COPY``; zoned timestamps as their UTC time without a zone
+    (Arrow writes zoned ones ten times slower), to be read in a UTC session."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
 
+    table = pa.Table.from_pandas(frame[PREDICTION_COLUMNS], preserve_index=False)
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz:
+            table = table.set_column(index, field.name, table[field.name].cast(pa.timestamp(field.type.unit)))
+    rows = io.BytesIO()
+    pa_csv.write_csv(table, rows, pa_csv.WriteOptions(include_header=False))
+    rows.seek(0)
+    return rows
+
+
+def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
+    """Replace ``day``'s rows of the predictions table in one transaction (upsert by customer and score date).
+
+    The rows travel in one ``COPY`` into a temporary table, then one ``INSERT ... SELECT`` upserts them: a day's
+    ``INSERT`` statements (even paged) took seconds."""
+    import psycopg2
+
+    columns = ", ".join(PREDICTION_COLUMNS)
+    rows = _csv_rows(frame)
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute(
             f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -101,16 +122,17 @@ def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
                 scored_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (customer_id, score_date))"""
         )
         cursor.execute(f"DELETE FROM {TABLE} WHERE score_date = %s", (day,))
-        rows = [tuple(r) for r in frame[PREDICTION_COLUMNS].astype(object).itertuples(index=False)]
-        execute_values(
-            cursor,
-            f"INSERT INTO {TABLE} ({', '.join(PREDICTION_COLUMNS)}) VALUES %s ON CONFLICT (customer_id, score_date) "
+        cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+        cursor.execute(f"CREATE TEMPORARY TABLE scored (LIKE {TABLE}) ON COMMIT DROP")
+        cursor.copy_expert(f"COPY scored ({columns}) FROM STDIN WITH (FORMAT csv)", rows)
+        cursor.execute(
+            f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM scored ON CONFLICT (customer_id, score_date) "
             "DO UPDATE SET prediction = EXCLUDED.prediction, model_name = EXCLUDED.model_name, "
-            "model_version = EXCLUDED.model_version, run_id = EXCLUDED.run_id, scored_at = EXCLUDED.scored_at",
-            rows,
+            "model_version = EXCLUDED.model_version, run_id = EXCLUDED.run_id, scored_at = EXCLUDED.scored_at"
         )
+        written = cursor.rowcount
     connection.close()
-    return len(rows)
+    return written
 
 
 def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
@@ -126,7 +148,6 @@ def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
     feature_columns = service_columns(lookups)
     features = historical_features(entities, lookups)
     check_one_row_per_event(entities, features, feature_columns)
-    features = features.sort_values(ENTITY_COLUMNS).reset_index(drop=True)
     check_inputs(features, feature_columns)
     predictions = model_registry.predict_with_version(
         settings.mlflow_tracking_uri, settings.model.name, version, features, feature_columns
