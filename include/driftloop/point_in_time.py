@@ -176,10 +176,13 @@ def lookup_view(entities: pd.DataFrame, lookup: ViewLookup) -> pd.DataFrame:
 
 def historical_features(entities: pd.DataFrame, lookups: list[ViewLookup]) -> pd.DataFrame:
     """``entities`` (with ``event_timestamp`` and each view's join keys) with the features of ``lookups`` (see
-    :func:`service_lookups`) appended: one row per entity row in the given order, ``event_timestamp`` as
-    ``datetime64[ns, UTC]`` as Feast returns it, and missing values where a view has no row within its ttl."""
+    :func:`service_lookups`) appended: one row per entity row in the given order, and missing values where a view has
+    no row within its ttl. Datetime columns come back as ``datetime64[ns, UTC]``, as from Feast (which makes the entity
+    rows' datetimes UTC, ``coerce_tz_aware``)."""
     out = entities.reset_index(drop=True)
-    out[ENTITY_TIMESTAMP] = _utc_nanoseconds(out[ENTITY_TIMESTAMP])
+    for column in out.columns:
+        if column == ENTITY_TIMESTAMP or pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = _utc_nanoseconds(out[column])
     for lookup in lookups:
         out = pd.concat([out, lookup_view(out, lookup)], axis=1)
     return out

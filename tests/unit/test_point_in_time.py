@@ -95,10 +95,13 @@ def test_lookups_return_what_feast_returns_and_the_lookups_feast_drops_come_back
     assert pd.isna(found[(3, as_of_timestamp(DAYS[3]) - timedelta(seconds=1))]), "one a second older is not"
 
 
-def test_lookups_that_all_find_a_row_have_feasts_values_and_types(settings):
+def test_lookups_that_all_find_a_row_have_feasts_values_and_types_with_the_columns_they_carry(settings):
     entities = pd.DataFrame(
         [(c, as_of_timestamp(day) + timedelta(hours=h)) for c in (1, 5) for day in DAYS for h in (0, 20)], columns=KEYS
     )
+    # Label columns travel along; Feast makes a naive datetime among them UTC.
+    entities["as_of_date"] = entities["event_timestamp"].dt.tz_localize(None).dt.normalize()
+    entities["churned"] = entities["customer_id"] == 5
 
     ours = historical_features(entities, service_lookups(FEATURE_SERVICE, settings))
 
