@@ -15,7 +15,9 @@ Where the result differs from Feast's, it is on purpose and never changes a valu
   name it (``training_set.check_one_row_per_event`` does);
 - every entity row comes back once, in the given order (Feast sorts by time and merges identical entity rows);
 - feature rows without a timestamp are an error (Feast would hand them to any lookup of their entity that finds
-  nothing newer).
+  nothing newer);
+- of two rows of one entity with the same timestamp (one file per day leaves none here), the last in file order is
+  taken, where Feast's pick is unspecified.
 
 Definitions this module does not implement fail loudly in :func:`service_lookups`: field mappings, join key maps,
 a created timestamp column (Feast breaks ties of equal timestamps with it), sources that are not local files.
