@@ -3,7 +3,8 @@ consumed them.
 
 A SQL database named by ``DRIFTLOOP_DRIFT_DB_URL`` (SQLite by default, PostgreSQL in production) with two tables:
 
-- ``drift_records``: interval, model name and version, verdict (``drift``, ``quality_drop`` or ``no_drift``),
+- ``drift_records``: interval, model name and version, verdict (``drift``, ``quality_drop``, ``no_drift`` or
+  ``insufficient_data``),
   drift share, drifted columns, metrics, report URI, created_at / updated_at, and ``consumed_by`` / ``consumed_at``
   once a retraining run took it. Writing a record again for the same interval and version updates it in place.
 - ``retrain_runs``: one row per drift-triggered retraining (the ``retrain_on_drift`` run id), the records it
@@ -25,7 +26,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 
 ACTIONABLE_VERDICTS = ("drift", "quality_drop")
-VERDICTS = (*ACTIONABLE_VERDICTS, "no_drift")
+VERDICTS = (*ACTIONABLE_VERDICTS, "no_drift", "insufficient_data")
 
 _metadata = sa.MetaData()
 drift_records = sa.Table(

@@ -22,11 +22,11 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from driftloop.training import CATEGORIES, target_column
+from driftloop.training import categorical_columns, target_column
+from driftloop.usecase.spec import UseCaseSpec, band_of
 
 PRIMARY_METRICS = {"classification": ("roc_auc", "higher"), "regression": ("rmse", "lower")}
 MIN_SLICE_ROWS = 20
-TENURE_BANDS = {"0-3m": (0, 90), "3-12m": (90, 365), "1-2y": (365, 730), "2y+": (730, np.inf)}
 
 
 def primary_metric(task_type: str) -> tuple[str, str]:
@@ -36,11 +36,21 @@ def primary_metric(task_type: str) -> tuple[str, str]:
     return PRIMARY_METRICS[task_type]
 
 
-def tenure_band(tenure_days: pd.Series) -> pd.Series:
-    """Tenure in bands ``0-3m`` (0-89 days), ``3-12m`` (90-364), ``1-2y`` (365-729), ``2y+``; a missing or negative
-    tenure has no band (NaN, which ``evaluate`` reports as ``missing``)."""
-    edges = [low for low, _ in TENURE_BANDS.values()] + [np.inf]
-    return pd.cut(pd.to_numeric(tenure_days), bins=edges, right=False, labels=list(TENURE_BANDS)).astype(object)
+def evaluation_slices(frame: pd.DataFrame, spec: UseCaseSpec) -> pd.DataFrame:
+    """The slices metrics are also computed on, one column per ``[[slices]]`` entry of the spec: a column's values,
+    or its numeric bands (a value in no band is ``missing``). A slice column the frame lacks is an error naming it."""
+    missing = [item.column for item in spec.slices if item.column not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"evaluation slices of {spec.folder}/usecase.toml name columns the training set lacks: {', '.join(missing)}"
+        )
+    return pd.DataFrame(
+        {
+            item.name: band_of(frame[item.column], item.bands) if item.bands else frame[item.column]
+            for item in spec.slices
+        },
+        index=frame.index,
+    )
 
 
 def calibration_table(y_true: np.ndarray, y_pred: np.ndarray, bins: int = 10) -> list[dict]:
@@ -113,7 +123,7 @@ def evaluate(
     """Metrics of predictions against labels: overall, per slice value and, for classification, a calibration table.
 
     Classification: ``roc_auc``, ``pr_auc`` (average precision), ``log_loss``, ``brier``; regression: ``rmse``,
-    ``mae``, ``r2``. ``slices`` holds one column per slicing (plan, region, tenure band...), row for row with the
+    ``mae``, ``r2``. ``slices`` holds one column per slicing (see :func:`evaluation_slices`), row for row with the
     labels; a missing value is its own slice, ``missing``. A slice with fewer than ``min_slice_rows`` rows or (for
     classification) a single class is not scored and is listed under ``skipped_slices`` with the reason.
     """
@@ -155,7 +165,8 @@ def baseline_predictions(
     """
     target = target or target_column(task_type)
     y = train[target].to_numpy(dtype=float)
-    numeric = [c for c in feature_columns if c not in CATEGORIES and pd.api.types.is_numeric_dtype(train[c].dtype)]
+    categorical = categorical_columns()
+    numeric = [c for c in feature_columns if c not in categorical and pd.api.types.is_numeric_dtype(train[c].dtype)]
     if not numeric or (task_type == "classification" and len(np.unique(y)) < 2):
         return np.full(len(test), float(y.mean()))
     x_train, x_test = train[numeric].astype(float), test[numeric].astype(float)

@@ -25,9 +25,7 @@ from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 from driftloop import lake
 from driftloop.dates import as_of_timestamp
 from driftloop.settings import Settings, get_settings, is_database_url
-
-FEATURE_VIEW = "customer_daily_features"
-FEATURE_SERVICE = "customer_churn_v1"
+from driftloop.usecase.active import active_spec
 
 
 @dataclass(frozen=True)
@@ -125,14 +123,35 @@ def apply_feature_repo(settings: Settings | None = None) -> list[str]:
     return sorted(obj.name for obj in objects if not obj.name.startswith("__"))
 
 
+def feature_view_name(settings: Settings | None = None) -> str:
+    """The use case's FeatureView (``[feast] feature_view`` in its spec)."""
+    return active_spec(settings).feast.feature_view
+
+
+def feature_service_name(settings: Settings | None = None) -> str:
+    """The FeatureService training and scoring read through (``[feast] feature_service`` in the use case's spec)."""
+    return active_spec(settings).feast.feature_service
+
+
 def declared_feature_schema(settings: Settings | None = None) -> dict[str, str]:
     """Feature column -> Feast type name (``Int64``, ``Float64``, ``String``) as the feature view declares them, in
-    declaration order, from the definitions in ``feature_repo/`` (no registry needed); the entity key is not a
-    feature."""
+    declaration order, from the use case's definitions (no registry needed); the entity key is not a feature."""
     settings = settings or get_settings()
+    spec = active_spec(settings)
     repo = _repo_contents(settings)
-    [view] = [v for v in repo.feature_views if v.name == FEATURE_VIEW]
-    return {f.name: str(f.dtype) for f in view.features}
+    views = {v.name: v for v in repo.feature_views}
+    services = [s.name for s in repo.feature_services]
+    if spec.feast.feature_view not in views:
+        raise ValueError(
+            f"{spec.folder / spec.feast.definitions} declares no FeatureView {spec.feast.feature_view!r} "
+            f"([feast] feature_view of {spec.folder}/usecase.toml); it declares: {', '.join(views) or 'none'}"
+        )
+    if spec.feast.feature_service not in services:
+        raise ValueError(
+            f"{spec.folder / spec.feast.definitions} declares no FeatureService {spec.feast.feature_service!r} "
+            f"([feast] feature_service of {spec.folder}/usecase.toml); it declares: {', '.join(services) or 'none'}"
+        )
+    return {f.name: str(f.dtype) for f in views[spec.feast.feature_view].features}
 
 
 def materialize_days(days: Sequence[date], settings: Settings | None = None) -> MaterializeResult:
@@ -140,7 +159,7 @@ def materialize_days(days: Sequence[date], settings: Settings | None = None) -> 
 
     The interval runs from ``min(days) - materialize_overlap_days`` to the newest day in the offline store (at least
     ``max(days)``), so a run that finishes after a run for a later day never puts older values back online: the
-    online store keeps, per customer, the newest row of the interval last materialized. Rerunning it writes the same
+    online store keeps, per entity, the newest row of the interval last materialized. Rerunning it writes the same
     values.
     """
     if not days:
@@ -150,16 +169,20 @@ def materialize_days(days: Sequence[date], settings: Settings | None = None) -> 
     last = max([*days, *lake.partition_days(settings.offline_store_dir)])
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     end = as_of_timestamp(last) + timedelta(seconds=1)
-    feature_store(settings).materialize(start_date=start, end_date=end, feature_views=[FEATURE_VIEW])
+    feature_store(settings).materialize(start_date=start, end_date=end, feature_views=[feature_view_name(settings)])
     return MaterializeResult(start=start, end=end, days=sorted(d.isoformat() for d in days))
 
 
-def online_features(customer_ids: Sequence[int], settings: Settings | None = None) -> pd.DataFrame:
-    """The online values of the model's FeatureService for ``customer_ids``: ``customer_id`` then the service's
-    features in their declared order, one row per id in the given order (missing values for unknown customers)."""
-    store = feature_store(settings or get_settings())
-    service = store.get_feature_service(FEATURE_SERVICE)
+def online_features(entity_ids: Sequence, settings: Settings | None = None) -> pd.DataFrame:
+    """The online values of the model's FeatureService for ``entity_ids``: the join key then the service's
+    features in their declared order, one row per id in the given order (missing values for unknown entities)."""
+    settings = settings or get_settings()
+    spec = active_spec(settings)
+    store = feature_store(settings)
+    service = store.get_feature_service(spec.feast.feature_service)
     columns = [f.name for projection in service.feature_view_projections for f in projection.features]
-    rows = [{"customer_id": int(i)} for i in customer_ids]
+    key = spec.entity.join_key
+    cast = int if spec.entity.dtype == "int64" else str
+    rows = [{key: cast(i)} for i in entity_ids]
     online = store.get_online_features(features=service, entity_rows=rows).to_df()
-    return online[["customer_id", *columns]]
+    return online[[key, *columns]]

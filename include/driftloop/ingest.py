@@ -16,7 +16,7 @@ from pathlib import Path
 
 from driftloop import lake, raw_zone
 from driftloop.settings import Settings, get_settings
-from driftloop.tables import BATCH_MARKER, TABLES
+from driftloop.tables import BATCH_MARKER, batch_tables
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,20 @@ def landing_batch_dir(day: date, settings: Settings | None = None) -> Path:
     return lake.partition_dir(Path(settings.landing_uri), day)
 
 
-def batch_file_names() -> list[str]:
+def batch_file_names(settings: Settings | None = None) -> list[str]:
     """The files a complete batch holds, marker excluded."""
-    return [spec.file_name for spec in TABLES.values()]
+    return [spec.file_name for spec in batch_tables(settings).values()]
+
+
+def write_landing_batch(landing_dir: Path, day: date, tables: dict) -> Path:
+    """Write one day's tables (name -> DataFrame) as CSV into ``landing_dir/dt=DAY/`` (replacing it), the
+    ``_SUCCESS`` marker last; what a use case's source calls for each day."""
+    target = lake.partition_dir(Path(landing_dir), day)
+    with lake.replace_dir(target) as scratch:
+        for name, frame in tables.items():
+            frame.to_csv(scratch / f"{name}.csv", index=False, lineterminator="\n")
+        (scratch / BATCH_MARKER).write_bytes(b"")
+    return target
 
 
 def copy_batch_to_raw(day: date, source_dir: Path, settings: Settings | None = None) -> RawBatch:
@@ -60,7 +71,7 @@ def copy_batch_to_raw(day: date, source_dir: Path, settings: Settings | None = N
         raise BatchNotLanded(f"batch for {day} is not complete: {source_dir / BATCH_MARKER} does not exist")
     copied: dict[str, dict[str, int | str]] = {}
     sources: dict[str, Path] = {}
-    for name in batch_file_names():
+    for name in batch_file_names(settings):
         source = source_dir / name
         if not source.exists():
             log.warning("batch %s has no %s; validation will reject it", day, source)

@@ -27,6 +27,7 @@ from mlflow.types import ColSpec, Schema
 
 from driftloop.promotion import PromotionDecision
 from driftloop.training import TrainedModel, build_model_matrix, predict, target_column
+from driftloop.usecase.active import active_spec
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 PIP_REQUIREMENTS = [f"xgboost=={__import__('xgboost').__version__}", f"pandas=={pd.__version__}"]
@@ -90,8 +91,8 @@ def _plots(model: TrainedModel, y_true: np.ndarray, y_pred: np.ndarray, evaluati
         table = evaluation["calibration"]
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
         ax.plot([r["mean_predicted"] for r in table], [r["observed_rate"] for r in table], marker="o")
-        ax.set_xlabel("mean predicted churn probability")
-        ax.set_ylabel("observed churn rate")
+        ax.set_xlabel("mean predicted probability")
+        ax.set_ylabel("observed positive rate")
         ax.set_title("Calibration")
         name = "calibration.png"
     else:
@@ -112,7 +113,7 @@ def model_card(model: TrainedModel, evaluation: dict, baseline: dict, tags: dict
         f"| {k} | {v:.4f} | {baseline['overall'].get(k, float('nan')):.4f} |" for k, v in evaluation["overall"].items()
     )
     return (
-        f"# Churn model card\n\nTask: **{model.task_type}**, trained on `{model.device}` with XGBoost "
+        f"# Model card: {active_spec().title}\n\nTask: **{model.task_type}**, trained on `{model.device}` with XGBoost "
         f"(best iteration {model.best_iteration}).\n\n"
         f"- Feature service: `{tags.get('feature_service')}`\n- Training window: {tags.get('training_window')}\n"
         f"- Training set snapshot: `{tags.get('snapshot_sha256')}`\n- Airflow: `{tags.get('dag_id')}` run "

@@ -2,11 +2,15 @@
 
 For a day that ``score`` wrote, against the model version that scored it:
 
-- **data drift**: the version's training snapshot (reference) against the day's scored feature rows (current), with
+- **data drift**: the version's training snapshot (reference) against the scored feature rows (current) of the
+  day and the ``DRIFTLOOP_DRIFT_WINDOW_DAYS - 1`` days before it that the same version scored, with
   explicit methods and thresholds per column type (settings ``DRIFTLOOP_DRIFT_*``; by default normed Wasserstein
   distance for numeric and Jensen-Shannon distance for categorical columns, both 0.1, effect sizes that do not
   raise false alarms just because samples are large), and a dataset verdict when the share of drifted columns
   reaches ``DRIFTLOOP_DRIFT_SHARE``. Both sides are sampled to at most ``DRIFTLOOP_DRIFT_SAMPLE_ROWS`` rows, seeded.
+  With fewer than ``DRIFTLOOP_DRIFT_MIN_ROWS`` current rows the distances are noise, and the verdict is
+  ``insufficient_data``, never ``drift``. Columns the spec leaves out (``[monitoring]``: excluded, or constant
+  within a day such as a weekday) are not compared.
 - **prediction drift**: the version's scores on the reference against the day's scores.
 - **model quality**, once labels matured: the predictions made ``label_horizon_days`` earlier joined with the
   labels that arrived since, compared with the version's own test metric (``DRIFTLOOP_QUALITY_DROP_TOLERANCE``).
@@ -29,9 +33,9 @@ import pandas as pd
 
 from driftloop import drift_records, lake, model_registry
 from driftloop.settings import Settings, get_settings
-from driftloop.training import CATEGORIES, target_column
+from driftloop.training import categorical_columns, target_column
+from driftloop.usecase.active import active_spec
 
-NOT_FEATURES = {"customer_id", "event_timestamp", "as_of_date", "churned", "future_watch_hours", "prediction"}
 QUALITY_METRICS = {"classification": ("roc_auc", "RocAuc"), "regression": ("rmse", "RMSE")}
 MIN_CLASS_ROWS = 30
 """Matured labels of each class a classification quality check needs: with fewer, ROC AUC is noise."""
@@ -88,16 +92,19 @@ def sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     return frame.sample(n=max_rows, random_state=seed).sort_index().reset_index(drop=True)
 
 
-def feature_columns(reference: pd.DataFrame, current: pd.DataFrame) -> list[str]:
-    """The feature columns both sides carry, in the reference's order."""
-    return [c for c in reference.columns if c not in NOT_FEATURES and c in current.columns]
+def feature_columns(reference: pd.DataFrame, current: pd.DataFrame, settings: Settings | None = None) -> list[str]:
+    """The columns drift compares: features both sides carry, in the reference's order, less those the use case's
+    ``[monitoring]`` leaves out."""
+    spec = active_spec(settings)
+    return spec.drift_columns([c for c in reference.columns if c in current.columns])
 
 
 def _data_definition(columns: list[str], extra_numeric: list[str]):
     from evidently import DataDefinition
 
-    categorical = [c for c in columns if c in CATEGORIES]
-    numeric = [c for c in columns if c not in CATEGORIES] + extra_numeric
+    categories = categorical_columns()
+    categorical = [c for c in columns if c in categories]
+    numeric = [c for c in columns if c not in categories] + extra_numeric
     return DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
 
 
@@ -115,8 +122,9 @@ def drift_report(
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 
     config = settings.monitoring
+    categories = categorical_columns()
     definition = _data_definition(columns, ["prediction"])
-    thresholds = {c: config.cat_threshold if c in CATEGORIES else config.num_threshold for c in columns}
+    thresholds = {c: config.cat_threshold if c in categories else config.num_threshold for c in columns}
     report = Report(
         [
             DriftedColumnsCount(
@@ -130,7 +138,7 @@ def drift_report(
             *(
                 ValueDrift(
                     column=c,
-                    method=config.cat_method if c in CATEGORIES else config.num_method,
+                    method=config.cat_method if c in categories else config.num_method,
                     threshold=thresholds[c],
                 )
                 for c in columns
@@ -182,7 +190,7 @@ def quality_report(labelled: pd.DataFrame, task_type: str) -> tuple[object, dict
         )
         preset = RegressionPreset()
     with warnings.catch_warnings():
-        # Precision at the default 0.5 cut is undefined when no customer scores that high; ROC AUC is what counts.
+        # Precision at the default 0.5 cut is undefined when no entity scores that high; ROC AUC is what counts.
         warnings.simplefilter("ignore")
         snapshot = Report([preset]).run(Dataset.from_pandas(frame, data_definition=definition), None)
     values: dict[str, float] = {}
@@ -220,15 +228,36 @@ def reference_frame(version, settings: Settings) -> pd.DataFrame:
     return pd.read_parquet(snapshot)
 
 
-def scored_day(day: date, settings: Settings) -> pd.DataFrame:
-    """The day's scored feature rows with their prediction and model version."""
+def window_days(day: date, settings: Settings) -> list[date]:
+    """The days a verdict about ``day`` pools: ``day`` and the ``DRIFTLOOP_DRIFT_WINDOW_DAYS - 1`` before it."""
+    return [day - timedelta(days=i) for i in reversed(range(settings.monitoring.window_days))]
+
+
+def _scored(day: date, settings: Settings) -> pd.DataFrame | None:
+    """One scored day's feature rows with their prediction and model version; None when it was not scored."""
+    key = active_spec(settings).entity.join_key
     predictions_path = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
     features_path = settings.scored_features_dir / f"{lake.partition_name(day)}.parquet"
-    for path in (predictions_path, features_path):
-        if not path.exists():
-            raise MonitoringError(f"{day} was not scored: {path} does not exist (run `score` for it first)")
-    predictions = pd.read_parquet(predictions_path, columns=["customer_id", "prediction", "model_version"])
-    return pd.read_parquet(features_path).merge(predictions, on="customer_id", how="inner", validate="one_to_one")
+    if not (predictions_path.exists() and features_path.exists()):
+        return None
+    predictions = pd.read_parquet(predictions_path, columns=[key, "prediction", "model_version"])
+    features = pd.read_parquet(features_path)
+    return features.merge(predictions, on=key, how="inner", validate="one_to_one").assign(score_date=day)
+
+
+def scored_day(day: date, settings: Settings) -> pd.DataFrame:
+    """The scored feature rows of ``day``'s window (see :func:`window_days`) with their prediction, model version and
+    ``score_date``: every row of ``day``, and the rows of earlier window days that the same version scored."""
+    current = _scored(day, settings)
+    if current is None:
+        path = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
+        raise MonitoringError(f"{day} was not scored: {path} or its scored features do not exist (run `score` first)")
+    versions = sorted(current["model_version"].astype(str).unique())
+    if len(versions) != 1:
+        raise MonitoringError(f"{day} was scored by several versions {versions}: rescore the day first")
+    earlier = [_scored(d, settings) for d in window_days(day, settings)[:-1]]
+    same_version = [f[f["model_version"].astype(str) == versions[0]] for f in earlier if f is not None]
+    return pd.concat([*same_version, current], ignore_index=True)
 
 
 def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None:
@@ -237,15 +266,22 @@ def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None
     classification, :data:`MIN_CLASS_ROWS` of each class)."""
     from driftloop.training_set import label_events
 
+    spec = active_spec(settings)
+    key, as_of = spec.entity.join_key, spec.label.as_of_column
     scored = day - timedelta(days=settings.label_horizon_days)
-    path = settings.predictions_dir / f"{lake.partition_name(scored)}.parquet"
-    if not path.exists():
+    paths = {d: settings.predictions_dir / f"{lake.partition_name(d)}.parquet" for d in window_days(scored, settings)}
+    if not paths[scored].exists():
         return None
-    labels = label_events(scored, scored, settings)
+    labels = label_events(min(paths), scored, settings)
     if labels.empty:
         return None
-    predictions = pd.read_parquet(path, columns=["customer_id", "prediction", "model_version"])
-    labelled = predictions.merge(labels, on="customer_id", how="inner")
+    columns = [key, "score_date", "prediction", "model_version"]
+    predictions = pd.concat([pd.read_parquet(p, columns=columns) for p in paths.values() if p.exists()])
+    version = str(pd.read_parquet(paths[scored], columns=["model_version"])["model_version"].iloc[0])
+    predictions = predictions[predictions["model_version"].astype(str) == version]
+    predictions = predictions.assign(score_date=pd.to_datetime(predictions["score_date"]).dt.date)
+    labels = labels.assign(score_date=pd.to_datetime(labels[as_of]).dt.date)
+    labelled = predictions.merge(labels, on=[key, "score_date"], how="inner")
     target = target_column(settings.task_type)
     if len(labelled) < settings.monitoring.quality_min_rows:
         return None
@@ -255,14 +291,13 @@ def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None
         return None
     snapshot, values = quality_report(labelled, settings.task_type)
     metric, evidently_name = QUALITY_METRICS[settings.task_type]
-    version = str(labelled["model_version"].iloc[0])
     registry = model_registry.client(settings.mlflow_tracking_uri)
     run = registry.get_run(registry.get_model_version(settings.model.name, version).run_id)
     reference = float(run.data.metrics[f"test_{metric}"])
     value = values[evidently_name]
     dropped = quality_dropped(metric, value, reference, settings.monitoring.quality_drop_tolerance)
     return snapshot, {
-        "interval": scored.isoformat(),
+        "interval": scored.isoformat() if len(paths) == 1 else f"{min(paths)}..{scored}",
         "model_version": version,
         "rows": int(len(labelled)),
         "metric": metric,
@@ -339,18 +374,17 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     settings = settings or get_settings()
     config = settings.monitoring
     current = scored_day(day, settings)
-    versions = sorted(current["model_version"].astype(str).unique())
-    if len(versions) != 1:
-        raise MonitoringError(f"{day} was scored by several versions {versions}: rescore the day first")
-    version_number = versions[0]
+    version_number = str(current["model_version"].iloc[-1])
     version = model_registry.client(settings.mlflow_tracking_uri).get_model_version(settings.model.name, version_number)
     reference = reference_frame(version, settings)
-    columns = feature_columns(reference, current)
+    columns = feature_columns(reference, current, settings)
     reference = sample(reference, config.sample_rows, settings.model.seed)
     current = sample(current, config.sample_rows, settings.model.seed)
+    spec = active_spec(settings)
+    inputs = spec.model_inputs([c for c in reference.columns if c not in spec.not_features])
     reference = reference.assign(
         prediction=model_registry.predict_with_version(
-            settings.mlflow_tracking_uri, settings.model.name, version_number, reference, columns
+            settings.mlflow_tracking_uri, settings.model.name, version_number, reference, inputs
         )
     )
     snapshot, drift = drift_report(reference, current, columns, settings)
@@ -361,12 +395,13 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     if quality is not None:
         quality_snapshot, quality_info = quality
         quality_info["report_uri"] = save_report(quality_snapshot, f"{config.reports_uri}/quality", name)
-    if drift.dataset_drift or drift.prediction_drifted:
+    enough_rows = drift.current_rows >= config.drift_min_rows
+    if enough_rows and (drift.dataset_drift or drift.prediction_drifted):
         verdict = "drift"
     elif quality_info.get("dropped"):
         verdict = "quality_drop"
     else:
-        verdict = "no_drift"
+        verdict = "no_drift" if enough_rows else "insufficient_data"
     record = drift_records.upsert_record(
         config.drift_db_url,
         model_name=settings.model.name,
@@ -383,6 +418,12 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
             "prediction_drifted": drift.prediction_drifted,
             "reference_rows": drift.reference_rows,
             "current_rows": drift.current_rows,
+            "window": {
+                "start": window_days(day, settings)[0].isoformat(),
+                "end": day.isoformat(),
+                "days": sorted({d.isoformat() for d in current["score_date"]}),
+            },
+            "min_rows": config.drift_min_rows,
             "quality": {k: v for k, v in quality_info.items() if k != "metrics"},
             "thresholds": {
                 "num_method": config.num_method,

@@ -12,7 +12,7 @@ Where the result differs from Feast's, it is on purpose and never changes a valu
 
 - an entity row with no feature row inside the ttl comes back, with missing features, instead of being dropped (Feast
   drops it when its entity has rows outside the ttl, and returns it empty when the entity has none), so callers can
-  name it (``training_set.check_one_row_per_event`` does);
+  name it (:func:`check_one_row_per_event` does);
 - every entity row comes back once, in the given order (Feast sorts by time and merges identical entity rows);
 - feature rows without a timestamp are an error (Feast would hand them to any lookup of their entity that finds
   nothing newer);
@@ -21,6 +21,7 @@ Where the result differs from Feast's, it is on purpose and never changes a valu
 
 Definitions this module does not implement fail loudly in :func:`service_lookups`: field mappings, join key maps,
 a created timestamp column (Feast breaks ties of equal timestamps with it), sources that are not local files.
+Training and scoring both check a lookup's result with :func:`check_one_row_per_event`.
 ``tests/unit/test_point_in_time.py`` checks the result against Feast's ``get_historical_features`` on the
 repository's definitions.
 """
@@ -39,6 +40,10 @@ import pyarrow.dataset as ds
 from driftloop.settings import Settings
 
 ENTITY_TIMESTAMP = "event_timestamp"
+
+
+class LookupIncomplete(ValueError):
+    """A point-in-time lookup did not return exactly one row with features per entity row."""
 
 
 @dataclass(frozen=True)
@@ -188,3 +193,34 @@ def historical_features(entities: pd.DataFrame, lookups: list[ViewLookup]) -> pd
     for lookup in lookups:
         out = pd.concat([out, lookup_view(out, lookup)], axis=1)
     return out
+
+
+def unmatched_rows(joined: pd.DataFrame, feature_columns: list[str]) -> pd.Series:
+    """Which rows of a lookup's result found no feature row within the ttl (every feature missing)."""
+    return joined[feature_columns].isna().all(axis=1)
+
+
+def check_one_row_per_event(
+    events: pd.DataFrame, joined: pd.DataFrame, feature_columns: list[str], entity_columns: list[str]
+) -> None:
+    """Raise LookupIncomplete unless every entity row of ``events`` (keyed by ``entity_columns``: the join key and
+    ``event_timestamp``) came back once in ``joined``, with at least one feature value."""
+    key_dtypes = {column: events[column].dtype for column in entity_columns}
+    keys = joined[entity_columns].astype(key_dtypes)
+    counts = keys.value_counts().rename("n").reset_index()
+    merged = events[entity_columns].merge(counts, how="left", on=entity_columns)
+    dropped = merged[merged["n"].isna()]
+    duplicated = merged[merged["n"] > 1]
+    no_features = joined[unmatched_rows(joined, feature_columns)]
+    problems = []
+    if len(dropped):
+        sample = dropped[entity_columns].head(3).to_dict("records")
+        problems.append(f"{len(dropped)} entity rows missing from the join, e.g. {sample}")
+    if len(duplicated):
+        problems.append(f"{len(duplicated)} entity rows returned more than once")
+    if len(no_features):
+        sample = no_features[entity_columns].head(3).to_dict("records")
+        problems.append(f"{len(no_features)} entity rows found no feature row within the TTL, e.g. {sample}")
+    if problems:
+        summary = f"the lookup has {len(joined)} rows for {len(events)} entity rows: "
+        raise LookupIncomplete(summary + "; ".join(problems))

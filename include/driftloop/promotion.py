@@ -5,6 +5,10 @@ primary metric (ROC AUC, higher is better; RMSE, lower is better). A challenger 
 baseline, and either there is no champion, or it beats the champion by at least ``margin`` and is not worse than
 the champion by more than ``slice_tolerance`` on any slice both were scored on. A metric that is missing or NaN
 never counts as better. ``force`` promotes regardless, saying so. A worse challenger is never promoted otherwise.
+
+``margin`` and ``slice_tolerance`` are in the metric's units when it has a fixed scale (ROC AUC, 0 to 1) and
+relative to the champion's value when it has none (RMSE: 0.05 means 5 % of the champion's RMSE), so one setting
+means the same on any data set.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from driftloop.evaluation import primary_metric
+
+RELATIVE_METRICS = {"rmse"}
+"""Metrics without a fixed scale: gains over the champion are compared as a fraction of the champion's value."""
 
 
 @dataclass(frozen=True)
@@ -22,9 +29,13 @@ class PromotionDecision:
     reasons: list[str] = field(default_factory=list)
 
 
-def _gain(value: float, reference: float, direction: str) -> float:
-    """How much better ``value`` is than ``reference`` (positive: better; NaN when either is NaN)."""
-    return value - reference if direction == "higher" else reference - value
+def _gain(value: float, reference: float, direction: str, relative: bool = False) -> float:
+    """How much better ``value`` is than ``reference`` (positive: better; NaN when either is NaN), as a fraction of
+    ``reference`` when ``relative``."""
+    gain = value - reference if direction == "higher" else reference - value
+    if relative:
+        return gain / abs(reference) if reference else float("nan")
+    return gain
 
 
 def _overall(evaluation: dict, role: str, metric: str) -> float:
@@ -40,12 +51,14 @@ def _slice_reasons(
     """Whether no shared slice is worse than the champion beyond the tolerance, and the sentences saying so."""
     shared = sorted(set(challenger.get("slices", {})) & set(champion.get("slices", {})))
     failures = []
+    relative = metric in RELATIVE_METRICS
     for name in shared:
         ours, theirs = challenger["slices"][name][metric], champion["slices"][name][metric]
-        gain = _gain(ours, theirs, direction)
+        gain = _gain(ours, theirs, direction, relative)
         if not gain >= -slice_tolerance:
             failures.append(
-                f"worse than the champion on slice {name} beyond the tolerance {slice_tolerance}: "
+                f"worse than the champion on slice {name} beyond the tolerance {slice_tolerance}"
+                f"{' (relative)' if relative else ''}: "
                 f"{metric} {ours:.4f} vs {theirs:.4f} ({gain:+.4f})"
             )
     if failures:
@@ -85,15 +98,17 @@ def decide_promotion(
         reasons.append("there is no champion yet")
     else:
         theirs = _overall(champion, "champion", metric)
-        gain = _gain(ours, theirs, direction)
+        relative = metric in RELATIVE_METRICS
+        gain = _gain(ours, theirs, direction, relative)
+        scale = " of the champion's value" if relative else ""
         if gain >= margin:
             reasons.append(
-                f"beats the champion on {metric} by {gain:.4f} (margin {margin}): {ours:.4f} vs {theirs:.4f}"
+                f"beats the champion on {metric} by {gain:.4f}{scale} (margin {margin}): {ours:.4f} vs {theirs:.4f}"
             )
         else:
             passed = False
             reasons.append(
-                f"does not beat the champion on {metric} by the margin {margin}: {ours:.4f} vs {theirs:.4f} "
+                f"does not beat the champion on {metric} by the margin {margin}{scale}: {ours:.4f} vs {theirs:.4f} "
                 f"({gain:+.4f})"
             )
         slices_pass, slice_reasons = _slice_reasons(challenger, champion, metric, direction, slice_tolerance)

@@ -1,4 +1,4 @@
-"""Batch scoring: the champion's predictions for every active customer of a day, to Parquet and PostgreSQL.
+"""Batch scoring: the champion's predictions for every entity with features on a day, to Parquet and PostgreSQL.
 
 Features are read through the same FeatureService as training, with the same offline point-in-time lookup
 (``driftloop.point_in_time``) at the end of the scored day, not the online store: a backfill of an old day then
@@ -19,13 +19,20 @@ import pandas as pd
 
 from driftloop import lake, model_registry
 from driftloop.dates import as_of_timestamp
+from driftloop.features import feature_partition_path
+from driftloop.point_in_time import LookupIncomplete, check_one_row_per_event
 from driftloop.settings import Settings, get_settings
-from driftloop.tables import PROFILES
-from driftloop.training import CATEGORIES
-from driftloop.training_set import check_one_row_per_event
+from driftloop.training import categorical_columns
+from driftloop.usecase.active import active_spec
+from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
-PREDICTION_COLUMNS = ["customer_id", "score_date", "prediction", "model_name", "model_version", "run_id", "scored_at"]
-TABLE = "predictions"
+SQL_KEY_TYPES = {"int64": "BIGINT", "str": "TEXT"}
+
+
+def prediction_columns(settings: Settings | None = None) -> list[str]:
+    """The columns of a predictions partition and table: the entity's join key first."""
+    key = active_spec(settings).entity.join_key
+    return [key, "score_date", "prediction", "model_name", "model_version", "run_id", "scored_at"]
 
 
 class ScoringError(ValueError):
@@ -53,13 +60,15 @@ def champion(settings: Settings) -> tuple[str, str]:
     return str(version.version), version.run_id
 
 
-def active_customers(day: date, settings: Settings) -> pd.DataFrame:
-    """Entity rows for every customer in ``day``'s accepted profile snapshot, stamped at the end of the day."""
-    path = lake.partition_dir(settings.validated_dir / PROFILES.name, day) / "part.parquet"
+def scored_entities(day: date, settings: Settings) -> pd.DataFrame:
+    """Entity rows for every entity with a feature row of ``day`` (those the feature function found active that
+    day), stamped at the end of the day."""
+    key = active_spec(settings).entity.join_key
+    path = feature_partition_path(day, settings)
     if not path.exists():
-        raise ScoringError(f"no accepted profiles for {day}: {path} does not exist")
-    ids = pd.read_parquet(path, columns=["customer_id"])["customer_id"].sort_values().to_numpy()
-    return pd.DataFrame({"customer_id": ids, "event_timestamp": pd.Timestamp(as_of_timestamp(day))})
+        raise ScoringError(f"no features for {day}: {path} does not exist (was its batch accepted and `features` run?)")
+    ids = pd.read_parquet(path, columns=[key])[key].sort_values().to_numpy()
+    return pd.DataFrame({key: ids, ENTITY_TIMESTAMP: pd.Timestamp(as_of_timestamp(day))})
 
 
 def check_inputs(features: pd.DataFrame, feature_columns: list[str]) -> None:
@@ -67,12 +76,13 @@ def check_inputs(features: pd.DataFrame, feature_columns: list[str]) -> None:
     missing = [c for c in feature_columns if c not in features.columns]
     if missing:
         raise ScoringError(f"features missing for scoring: {', '.join(missing)}")
-    numeric = [c for c in feature_columns if c not in CATEGORIES]
+    categorical = categorical_columns()
+    numeric = [c for c in feature_columns if c not in categorical]
     values = features[numeric].astype(float)
     bad = values.columns[~np.isfinite(values.fillna(0.0)).all()].tolist()
     if bad:
         raise ScoringError(f"non-finite feature values in {', '.join(bad)}")
-    for column, allowed in CATEGORIES.items():
+    for column, allowed in categorical.items():
         if column in features:
             unknown = sorted({value for value in pd.unique(features[column]) if not pd.isna(value)} - set(allowed))
             if unknown:
@@ -95,7 +105,7 @@ def _csv_rows(frame: pd.DataFrame) -> io.BytesIO:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    table = pa.Table.from_pandas(frame[PREDICTION_COLUMNS], preserve_index=False)
+    table = pa.Table.from_pandas(frame[prediction_columns()], preserve_index=False)
     for index, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz:
             table = table.set_column(index, field.name, table[field.name].cast(pa.timestamp(field.type.unit)))
@@ -106,27 +116,29 @@ def _csv_rows(frame: pd.DataFrame) -> io.BytesIO:
 
 
 def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
-    """Replace ``day``'s rows of the predictions table in one transaction (upsert by customer and score date).
+    """Replace ``day``'s rows of the predictions table in one transaction (upsert by entity and score date).
 
     The rows travel in one ``COPY`` into a temporary table, then one ``INSERT ... SELECT`` upserts them: a day's
     ``INSERT`` statements (even paged) took seconds."""
     import psycopg2
 
-    columns = ", ".join(PREDICTION_COLUMNS)
+    spec = active_spec()
+    key, table = spec.entity.join_key, spec.predictions_table
+    columns = ", ".join(prediction_columns())
     rows = _csv_rows(frame)
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute(
-            f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-                customer_id BIGINT NOT NULL, score_date DATE NOT NULL, prediction DOUBLE PRECISION NOT NULL,
-                model_name TEXT NOT NULL, model_version TEXT NOT NULL, run_id TEXT NOT NULL,
-                scored_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (customer_id, score_date))"""
+            f"""CREATE TABLE IF NOT EXISTS {table} (
+                {key} {SQL_KEY_TYPES[spec.entity.dtype]} NOT NULL, score_date DATE NOT NULL,
+                prediction DOUBLE PRECISION NOT NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL,
+                run_id TEXT NOT NULL, scored_at TIMESTAMPTZ NOT NULL, PRIMARY KEY ({key}, score_date))"""
         )
-        cursor.execute(f"DELETE FROM {TABLE} WHERE score_date = %s", (day,))
+        cursor.execute(f"DELETE FROM {table} WHERE score_date = %s", (day,))
         cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-        cursor.execute(f"CREATE TEMPORARY TABLE scored (LIKE {TABLE}) ON COMMIT DROP")
+        cursor.execute(f"CREATE TEMPORARY TABLE scored (LIKE {table}) ON COMMIT DROP")
         cursor.copy_expert(f"COPY scored ({columns}) FROM STDIN WITH (FORMAT csv)", rows)
         cursor.execute(
-            f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM scored ON CONFLICT (customer_id, score_date) "
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM scored ON CONFLICT ({key}, score_date) "
             "DO UPDATE SET prediction = EXCLUDED.prediction, model_name = EXCLUDED.model_name, "
             "model_version = EXCLUDED.model_version, run_id = EXCLUDED.run_id, scored_at = EXCLUDED.scored_at"
         )
@@ -136,18 +148,22 @@ def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
 
 
 def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
-    """Score every active customer of ``day`` with the champion; replaces that day's predictions."""
-    from driftloop.feature_store import FEATURE_SERVICE
+    """Score every entity with features on ``day`` with the champion; replaces that day's predictions."""
     from driftloop.point_in_time import feature_columns as service_columns
     from driftloop.point_in_time import historical_features, service_lookups
 
     settings = settings or get_settings()
+    spec = active_spec(settings)
+    key = spec.entity.join_key
     version, run_id = champion(settings)
-    entities = active_customers(day, settings)
-    lookups = service_lookups(FEATURE_SERVICE, settings)
-    feature_columns = service_columns(lookups)
+    entities = scored_entities(day, settings)
+    lookups = service_lookups(spec.feast.feature_service, settings)
+    feature_columns = spec.model_inputs(service_columns(lookups))
     features = historical_features(entities, lookups)
-    check_one_row_per_event(entities, features, feature_columns)
+    try:
+        check_one_row_per_event(entities, features, service_columns(lookups), spec.entity_columns)
+    except LookupIncomplete as exc:
+        raise ScoringError(f"scoring {day}: {exc}") from exc
     check_inputs(features, feature_columns)
     predictions = model_registry.predict_with_version(
         settings.mlflow_tracking_uri, settings.model.name, version, features, feature_columns
@@ -155,7 +171,7 @@ def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
     check_outputs(predictions, settings.task_type)
     frame = pd.DataFrame(
         {
-            "customer_id": features["customer_id"].astype("int64"),
+            key: features[key].astype(entities[key].dtype),
             "score_date": pd.Timestamp(day).date(),
             "prediction": predictions.astype("float64"),
             "model_name": settings.model.name,
@@ -169,7 +185,7 @@ def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
         frame.to_parquet(scratch, index=False)
     scored_features = settings.scored_features_dir / f"{lake.partition_name(day)}.parquet"
     with lake.replace_file(scored_features) as scratch:
-        features[["customer_id", *feature_columns]].to_parquet(scratch, index=False)
+        features[[key, *(c for c in feature_columns if c != key)]].to_parquet(scratch, index=False)
     url = settings.model.predictions_db_url
     written = write_database(frame, day, url) if url else None
     return ScoredDay(day=day, rows=len(frame), model_version=version, path=target, database_rows=written)

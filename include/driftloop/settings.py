@@ -5,6 +5,10 @@ Defaults put all state under ``<repo>/data`` (local landing, raw, quarantine, va
 predictions, reports), the Feast file offline store with a SQLite online store and a file registry, and MLflow
 tracking on SQLite. Importing this module is cheap: it imports nothing beyond the standard library, so DAG files can
 read settings at parse time.
+
+``DRIFTLOOP_USECASE`` selects the use case (a folder with a ``usecase.toml``, see ``driftloop.usecase``). Its spec
+gives the defaults of the settings that describe the data set (label horizon, task type, feature window, model
+name, Feast project); the variables override them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from driftloop.usecase.spec import read_spec_document
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+USECASES_DIR = REPO_ROOT / "usecases"
 TASK_TYPES = ("classification", "regression")
 
 
@@ -91,6 +98,7 @@ class ModelSettings:
     seed: int = 42
     predictions_db_url: str = ""
     train_schedule: str | None = "@weekly"
+    training_drop_unmatched: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,8 @@ class MonitoringSettings:
     drift_share: float = 0.3
     prediction_threshold: float = 0.1
     sample_rows: int = 100_000
+    window_days: int = 1
+    drift_min_rows: int = 500
     quality_drop_tolerance: float = 0.1
     quality_min_rows: int = 200
     retrain_cooldown_s: float = 86_400.0
@@ -120,6 +130,8 @@ class Settings:
     """Resolved driftloop configuration; build it with :func:`get_settings`."""
 
     data_root: Path
+    usecase_dir: Path
+    offline_store_dir: Path
     landing_uri: str
     raw_uri: str
     aws_conn_id: str
@@ -161,11 +173,6 @@ class Settings:
         return self.data_root / "validated"
 
     @property
-    def offline_store_dir(self) -> Path:
-        """Feast offline source: daily feature partitions ``dt=YYYY-MM-DD.parquet``."""
-        return self.data_root / "offline" / "customer_daily_features"
-
-    @property
     def predictions_dir(self) -> Path:
         """Scored partitions, one per day."""
         return self.data_root / "predictions"
@@ -191,10 +198,50 @@ class Settings:
         }
 
 
+def usecase_folder(value: str) -> Path:
+    """The folder of a use case: ``value`` is a name under ``<repo>/usecases/`` or a path to a folder."""
+    folder = Path(value).expanduser() if ("/" in value or value.startswith(".")) else USECASES_DIR / value
+    folder = folder.resolve()
+    if not (folder / "usecase.toml").is_file():
+        candidates = USECASES_DIR.iterdir() if USECASES_DIR.is_dir() else []
+        known = sorted(p.name for p in candidates if (p / "usecase.toml").is_file())
+        raise ValueError(
+            f"setting DRIFTLOOP_USECASE={value!r}: {folder / 'usecase.toml'} does not exist "
+            f"(use cases here: {', '.join(known) or 'none'}; or give a folder's path)"
+        )
+    return folder
+
+
+def _spec_defaults(folder: Path) -> dict[str, object]:
+    """The spec's defaults of data-set settings (validated in full by ``driftloop.usecase`` when it is loaded)."""
+    document = read_spec_document(folder)
+
+    def section(name: str) -> dict:
+        value = document.get(name)
+        return value if isinstance(value, dict) else {}
+
+    name = str(document.get("name") or folder.name)
+    label, features, feast, model = section("label"), section("features"), section("feast"), section("model")
+    return {
+        "name": name,
+        "label_horizon_days": str(label.get("horizon_days", 30)),
+        "task_type": str(label.get("task_type", "classification")),
+        "feature_window_days": str(features.get("window_days", 30)),
+        "model_name": str(model.get("name") or name),
+        "training_window_days": str(model.get("training_window_days", 28)),
+        "feast_project": str(feast.get("project") or name),
+        "feature_view": str(feast.get("feature_view") or name),
+        "drift_window_days": str(section("monitoring").get("window_days", 1)),
+        "drift_min_rows": str(section("monitoring").get("min_rows", 500)),
+    }
+
+
 def load_settings() -> Settings:
     """Read every setting from the environment now (no caching); raises ValueError naming a bad variable."""
-    data_root = Path(_env("DRIFTLOOP_DATA_ROOT", str(REPO_ROOT / "data"))).expanduser().resolve()
-    task_type = _env("DRIFTLOOP_TASK_TYPE", "classification")
+    usecase_dir = usecase_folder(_env("DRIFTLOOP_USECASE", "churn"))
+    spec = _spec_defaults(usecase_dir)
+    data_root = Path(_env("DRIFTLOOP_DATA_ROOT", str(REPO_ROOT / "data" / spec["name"]))).expanduser().resolve()
+    task_type = _env("DRIFTLOOP_TASK_TYPE", spec["task_type"])
     if task_type not in TASK_TYPES:
         raise ValueError(f"setting DRIFTLOOP_TASK_TYPE={task_type!r} must be one of {', '.join(TASK_TYPES)}")
     feast_dir = data_root / "feast"
@@ -204,26 +251,28 @@ def load_settings() -> Settings:
     artifact_root = "mlflow-artifacts:/driftloop" if is_tracking_server(tracking_uri) else local_artifacts
     return Settings(
         data_root=data_root,
+        usecase_dir=usecase_dir,
+        offline_store_dir=data_root / "offline" / spec["feature_view"],
         landing_uri=_env("DRIFTLOOP_LANDING_URI", str(data_root / "landing")).rstrip("/"),
         raw_uri=_env("DRIFTLOOP_RAW_URI", str(data_root / "raw")).rstrip("/"),
         aws_conn_id=_env("DRIFTLOOP_AWS_CONN_ID", "aws_default"),
         landing_poke_interval_s=_env_float("DRIFTLOOP_LANDING_POKE_INTERVAL_S", 30.0),
         landing_timeout_s=_env_float("DRIFTLOOP_LANDING_TIMEOUT_S", 6 * 3600.0),
         feature_repo=Path(_env("DRIFTLOOP_FEATURE_REPO", str(REPO_ROOT / "feature_repo"))).resolve(),
-        feast_project=_env("DRIFTLOOP_FEAST_PROJECT", "driftloop"),
+        feast_project=_env("DRIFTLOOP_FEAST_PROJECT", spec["feast_project"]),
         feast_registry=_env("DRIFTLOOP_FEAST_REGISTRY", str(feast_dir / "registry.db")),
         feast_online_path=Path(_env("DRIFTLOOP_FEAST_ONLINE_PATH", str(feast_dir / "online.db"))),
         feast_online_store=_env("DRIFTLOOP_FEAST_ONLINE_STORE", "sqlite"),
         materialize_overlap_days=_env_int("DRIFTLOOP_MATERIALIZE_OVERLAP_DAYS", 1),
-        feature_window_days=_env_int("DRIFTLOOP_FEATURE_WINDOW_DAYS", 30),
+        feature_window_days=_env_int("DRIFTLOOP_FEATURE_WINDOW_DAYS", int(spec["feature_window_days"])),
         task_type=task_type,
-        label_horizon_days=_env_int("DRIFTLOOP_LABEL_HORIZON_DAYS", 30),
+        label_horizon_days=_env_int("DRIFTLOOP_LABEL_HORIZON_DAYS", int(spec["label_horizon_days"])),
         mlflow_tracking_uri=tracking_uri,
         catchup=_env_bool("DRIFTLOOP_CATCHUP", False),
         mlflow_artifact_root=_env("DRIFTLOOP_MLFLOW_ARTIFACT_ROOT", artifact_root),
         model=ModelSettings(
-            name=_env("DRIFTLOOP_MODEL_NAME", "churn"),
-            training_window_days=_env_int("DRIFTLOOP_TRAINING_WINDOW_DAYS", 28),
+            name=_env("DRIFTLOOP_MODEL_NAME", spec["model_name"]),
+            training_window_days=_env_int("DRIFTLOOP_TRAINING_WINDOW_DAYS", int(spec["training_window_days"])),
             device=_env("DRIFTLOOP_TRAIN_DEVICE", "auto"),
             train_pool=_env("DRIFTLOOP_TRAIN_POOL", "default_pool"),
             train_queue=_env("DRIFTLOOP_TRAIN_QUEUE", "default"),
@@ -232,6 +281,7 @@ def load_settings() -> Settings:
             seed=_env_int("DRIFTLOOP_SEED", 42),
             predictions_db_url=_env("DRIFTLOOP_PREDICTIONS_DB_URL", ""),
             train_schedule=_schedule(_env("DRIFTLOOP_TRAIN_SCHEDULE", "@weekly")),
+            training_drop_unmatched=_env_bool("DRIFTLOOP_TRAINING_DROP_UNMATCHED", False),
         ),
         monitoring=MonitoringSettings(
             drift_db_url=_env("DRIFTLOOP_DRIFT_DB_URL", f"sqlite:///{data_root / 'drift.db'}"),
@@ -243,6 +293,8 @@ def load_settings() -> Settings:
             drift_share=_env_float("DRIFTLOOP_DRIFT_SHARE", 0.3),
             prediction_threshold=_env_float("DRIFTLOOP_PREDICTION_DRIFT_THRESHOLD", 0.1),
             sample_rows=_env_int("DRIFTLOOP_DRIFT_SAMPLE_ROWS", 100_000),
+            window_days=_env_int("DRIFTLOOP_DRIFT_WINDOW_DAYS", int(spec["drift_window_days"])),
+            drift_min_rows=_env_int("DRIFTLOOP_DRIFT_MIN_ROWS", int(spec["drift_min_rows"])),
             quality_drop_tolerance=_env_float("DRIFTLOOP_QUALITY_DROP_TOLERANCE", 0.1),
             quality_min_rows=_env_int("DRIFTLOOP_QUALITY_MIN_ROWS", 200),
             retrain_cooldown_s=_env_float("DRIFTLOOP_RETRAIN_COOLDOWN_S", 86_400.0),

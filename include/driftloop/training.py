@@ -1,7 +1,8 @@
 """Model training: one model matrix for training and scoring, a split by time, and XGBoost on GPU or CPU.
 
-The task type is configuration (``classification`` on ``churned``, ``regression`` on ``future_watch_hours``); the
-functions here take it as an argument and assume neither.
+The task type is configuration (``classification`` or ``regression``, each on the target the use case's spec
+names); the functions here take it as an argument and assume neither. Categorical inputs and their categories come
+from the spec (``[model] categorical``).
 
 GPU detection is real: XGBoost 3.2 accepts ``device="cuda"`` on a machine without a GPU, warns and trains on the
 CPU, while ``build_info()`` still reports CUDA. So the device is read back from the trained booster's own
@@ -21,15 +22,13 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from driftloop.tables import PLANS, REGIONS
+from driftloop.usecase.active import active_spec
 
-TARGETS = {"classification": "churned", "regression": "future_watch_hours"}
 OBJECTIVES = {"classification": "binary:logistic", "regression": "reg:squarederror"}
 EVAL_METRICS = {"classification": "logloss", "regression": "rmse"}
-CATEGORIES: dict[str, tuple[str, ...]] = {"plan": PLANS, "region": REGIONS}
 DEVICE_PREFERENCES = ("auto", "cpu", "cuda")
 
-# Shallow, regularized trees: churn labels are rare (a few percent), so deeper trees overfit the positives.
+# Shallow, regularized trees: rare positive labels (a few percent) are easily overfit by deeper trees.
 DEFAULT_PARAMS = {
     "max_depth": 3,
     "eta": 0.05,
@@ -50,10 +49,15 @@ class DeviceUnavailable(RuntimeError):
 
 
 def target_column(task_type: str) -> str:
-    """The label column the task type learns."""
-    if task_type not in TARGETS:
-        raise ValueError(f"unknown task type {task_type!r}; choose one of {', '.join(TARGETS)}")
-    return TARGETS[task_type]
+    """The label column the task type learns, as the active use case's spec names it."""
+    if task_type not in OBJECTIVES:
+        raise ValueError(f"unknown task type {task_type!r}; choose one of {', '.join(OBJECTIVES)}")
+    return active_spec().target_column(task_type)
+
+
+def categorical_columns() -> dict[str, tuple[str, ...]]:
+    """The model's categorical inputs and their categories (``[model] categorical`` of the use case's spec)."""
+    return active_spec().model.categorical
 
 
 def _numeric_column(values: pd.Series, column: str) -> pd.Series:
@@ -72,12 +76,12 @@ def _numeric_column(values: pd.Series, column: str) -> pd.Series:
 def build_model_matrix(
     frame: pd.DataFrame,
     feature_columns: Sequence[str],
-    categorical_columns: Mapping[str, Sequence[str]] = CATEGORIES,
+    categorical: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """The model's input, built by this one function for training and for scoring (no train/serve skew).
 
     Columns come in ``feature_columns`` order (other columns of ``frame`` are dropped, the index is kept). Columns
-    named in ``categorical_columns`` (default: ``plan`` and ``region`` with the contract's categories) become pandas
+    named in ``categorical`` (default: the spec's ``[model] categorical``) become pandas
     categoricals with exactly those categories, so codes never depend on the rows at hand and an unknown value becomes
     missing, never a new code. Every other feature becomes float64; a value that is not a number is an error.
     """
@@ -87,9 +91,10 @@ def build_model_matrix(
     missing = [c for c in feature_columns if c not in frame.columns]
     if missing:
         raise ValueError(f"features missing from the input: {', '.join(missing)}")
+    categorical = categorical_columns() if categorical is None else categorical
     columns = {
-        column: pd.Categorical(frame[column], categories=list(categorical_columns[column]))
-        if column in categorical_columns
+        column: pd.Categorical(frame[column], categories=list(categorical[column]))
+        if column in categorical
         else _numeric_column(frame[column], column).to_numpy()
         for column in feature_columns
     }
@@ -284,7 +289,7 @@ def train_model(
 
 
 def predict(model: TrainedModel, frame: pd.DataFrame) -> np.ndarray:
-    """Predictions (churn probability or watch hours) through the best iteration, one per row of ``frame``.
+    """Predictions (a probability or a value) through the best iteration, one per row of ``frame``.
 
     ``frame`` may be raw feature rows or a matrix from :func:`build_model_matrix`: the matrix is (re)built here, so
     scoring always goes through the same function as training.

@@ -16,11 +16,20 @@ import pandas as pd
 import xgboost as xgb
 
 from driftloop import model_registry
-from driftloop.evaluation import baseline_predictions, evaluate, tenure_band
+from driftloop.evaluation import baseline_predictions, evaluate, evaluation_slices
 from driftloop.promotion import decide_promotion
 from driftloop.settings import Settings, get_settings
-from driftloop.training import CATEGORIES, TrainedModel, predict, target_column, time_split, train_model
+from driftloop.training import (
+    TrainedModel,
+    categorical_columns,
+    predict,
+    target_column,
+    time_split,
+    train_model,
+)
 from driftloop.training_set import build_training_set, label_events
+from driftloop.usecase.active import active_spec
+from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
 SPLITS = ("train", "validation", "test")
 
@@ -36,7 +45,7 @@ def run_folder(run_id: str, settings: Settings | None = None) -> Path:
 def default_window(settings: Settings) -> tuple[date, date]:
     """The newest ``training_window_days`` of matured labels, by as_of date, starting no earlier than the first day
     whose rolling feature windows are complete (``feature_window_days`` after the first day with features): rows
-    from the ramp-up describe customers with a truncated history, unlike anything scored later, so a model must
+    from the ramp-up describe entities with a truncated history, unlike anything scored later, so a model must
     not learn from them and drift monitoring must not compare against them."""
     from driftloop import lake
 
@@ -44,7 +53,7 @@ def default_window(settings: Settings) -> tuple[date, date]:
     feature_days = lake.partition_days(settings.offline_store_dir)
     if labels.empty or not feature_days:
         raise ValueError("no matured labels with features yet: ingest more days before training")
-    end = pd.to_datetime(labels["as_of_date"]).dt.date.max()
+    end = pd.to_datetime(labels[active_spec(settings).label.as_of_column]).dt.date.max()
     complete = feature_days[0] + timedelta(days=settings.feature_window_days - 1)
     if end < complete:
         raise ValueError(
@@ -67,20 +76,24 @@ def step_training_set(folder: Path, start: date | None, end: date | None, settin
         "start": start.isoformat(),
         "end": end.isoformat(),
         "feature_service": training.feature_service,
+        "dropped_unmatched_labels": training.dropped_unmatched,
     }
     (folder / "training_set.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
-def _feature_columns(frame: pd.DataFrame) -> list[str]:
-    excluded = {"customer_id", "event_timestamp", "as_of_date", "churned", "future_watch_hours"}
-    return [c for c in frame.columns if c not in excluded]
+def model_input_columns(frame: pd.DataFrame, settings: Settings) -> list[str]:
+    """The model's inputs among a training set's columns: its features (not keys, as-of date or targets) as the
+    spec's ``[model]`` selects them (``exclude``, ``key_inputs``)."""
+    spec = active_spec(settings)
+    features = [c for c in frame.columns if c not in spec.not_features]
+    return spec.model_inputs(features)
 
 
 def step_split(folder: Path) -> dict:
     """Split the snapshot by time: the test split is the most recent period."""
     summary = json.loads((folder / "training_set.json").read_text())
-    split = time_split(pd.read_parquet(summary["path"]), "event_timestamp")
+    split = time_split(pd.read_parquet(summary["path"]), ENTITY_TIMESTAMP)
     counts = {}
     for name in SPLITS:
         part = getattr(split, name)
@@ -99,7 +112,12 @@ def step_train(folder: Path, params: dict | None, settings: Settings) -> dict:
     """Train XGBoost with early stopping; save the booster and what scoring it needs."""
     split = _load_split(folder)
     model = train_model(
-        split, settings.task_type, _feature_columns(split.train), params, settings.model.seed, settings.model.device
+        split,
+        settings.task_type,
+        model_input_columns(split.train, settings),
+        params,
+        settings.model.seed,
+        settings.model.device,
     )
     model.booster.save_model(folder / "model.ubj")
     meta = {
@@ -121,20 +139,13 @@ def load_trained(folder: Path) -> TrainedModel:
     return TrainedModel(booster=booster, **meta)
 
 
-def evaluation_slices(frame: pd.DataFrame) -> pd.DataFrame:
-    """The slices metrics are also computed on: plan, region and tenure band."""
-    return pd.DataFrame(
-        {"plan": frame["plan"], "region": frame["region"], "tenure_band": tenure_band(frame["tenure_days"])}
-    )
-
-
 def step_evaluate(folder: Path, settings: Settings) -> dict:
     """Metrics of the model and of a simple baseline on the test split, overall and per slice."""
     split, model = _load_split(folder), load_trained(folder)
     target = target_column(model.task_type)
-    slices = evaluation_slices(split.test)
+    slices = evaluation_slices(split.test, active_spec(settings))
     evaluation = evaluate(model.task_type, split.test[target], predict(model, split.test), slices)
-    numeric = [c for c in model.feature_columns if c not in CATEGORIES]
+    numeric = [c for c in model.feature_columns if c not in categorical_columns()]
     baseline_scores = baseline_predictions(model.task_type, split.train, split.test, numeric, target)
     baseline = evaluate(model.task_type, split.test[target], baseline_scores, slices)
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
@@ -152,6 +163,7 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
         "snapshot_sha256": summary["sha256"],
         "snapshot_path": summary["path"],
         "training_window": f"{summary['start']}..{summary['end']}",
+        "dropped_unmatched_labels": str(summary.get("dropped_unmatched_labels", 0)),
     }
     logged = model_registry.log_and_register(
         settings.mlflow_tracking_uri,
@@ -181,7 +193,8 @@ def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
             uri, name, str(champion.version), split.test, model.feature_columns
         )
         target = target_column(model.task_type)
-        champion_eval = evaluate(model.task_type, split.test[target], scores, evaluation_slices(split.test))
+        slices = evaluation_slices(split.test, active_spec(settings))
+        champion_eval = evaluate(model.task_type, split.test[target], scores, slices)
     decision = decide_promotion(
         json.loads((folder / "evaluation.json").read_text()),
         champion_eval,

@@ -1,9 +1,9 @@
 """Validation of a day's raw batch against its data contracts, and quarantine of batches that break them.
 
-Each table's contract is a pandera schema generated from its spec in ``driftloop.tables``. The delivered CSV is read
-with every value as a string (empty fields missing) and pandera coerces it to the spec's types. Every failure is
-reported under one stable check name (``CHECK_NAMES``), with the column, the number of failing rows and a few
-offending rows as delivered:
+Each table's contract is a pandera schema generated from its spec in the use case's ``usecase.toml``. The
+delivered CSV is read with every value as a string (empty fields missing) and pandera coerces it to the spec's
+types. Every failure is reported under one stable check name (``CHECK_NAMES``), with the column, the number of
+failing rows and a few offending rows as delivered:
 
 - ``file_present`` / ``file_readable``: the table's CSV is in the batch and parses as CSV;
 - ``column_present`` / ``column_in_contract``: every contract column is there and no other;
@@ -47,7 +47,7 @@ from pandera.errors import SchemaErrors
 
 from driftloop import lake, raw_zone
 from driftloop.settings import Settings, get_settings
-from driftloop.tables import TABLES, ColumnSpec, TableSpec
+from driftloop.tables import ColumnSpec, TableSpec, batch_tables
 
 log = logging.getLogger(__name__)
 
@@ -465,7 +465,7 @@ def _write_accepted(day: date, typed_tables: dict[str, pd.DataFrame], settings: 
         with lake.replace_dir(target) as scratch:
             typed.to_parquet(scratch / "part.parquet", index=False, engine="pyarrow")
         with lake.replace_file(_stats_path(settings, name, day)) as scratch:
-            scratch.write_text(json.dumps(table_stats(TABLES[name], typed), indent=2, sort_keys=True))
+            scratch.write_text(json.dumps(table_stats(batch_tables(settings)[name], typed), indent=2, sort_keys=True))
         paths[name] = target / "part.parquet"
     return paths
 
@@ -482,7 +482,7 @@ def validate_batch(day: date, settings: Settings | None = None) -> AcceptedBatch
     failures: list[CheckFailure] = []
     typed_tables: dict[str, pd.DataFrame] = {}
     with raw_zone.fetched_partition(day, settings) as raw_dir:
-        for spec in TABLES.values():
+        for spec in batch_tables(settings).values():
             typed, table_failures = _check_file(spec, raw_dir, day, settings)
             failures += table_failures
             if typed is not None:

@@ -1,4 +1,4 @@
-"""A deterministic simulator of a subscription video service's daily upstream drops.
+"""The churn use case's source: a deterministic simulator of a subscription video service's daily upstream drops.
 
 The world: ``n_customers`` subscribers with a signup date, plan, price, region, engagement level and device and
 genre tastes. Every day, active customers watch sessions (Poisson, more at weekends), call support and sometimes fail
@@ -25,9 +25,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from driftloop import lake
-from driftloop.scenarios import CORRUPTIONS, SCENARIOS
-from driftloop.tables import ACTIVITY, BATCH_MARKER, DEVICES, GENRES, LABELS, PLANS, PROFILES, REGIONS
+from driftloop.dates import parse_day
+from driftloop.ingest import write_landing_batch
+from driftloop.usecase.spec import load_spec
+
+SPEC = load_spec(Path(__file__).resolve().parent)
+ACTIVITY, PROFILES, LABELS = (SPEC.tables[n] for n in ("activity_events", "customer_profiles", "churn_labels"))
+EVENT_TYPES = ACTIVITY.columns["event_type"].categories
+DEVICES = ACTIVITY.columns["device"].categories
+GENRES = ACTIVITY.columns["genre"].categories
+PLANS = PROFILES.columns["plan"].categories
+REGIONS = PROFILES.columns["region"].categories
+_PARAMS = {param.name: param for param in SPEC.source.params}
+SCENARIOS = _PARAMS["scenario"].enum
+"""clean; covariate_drift: a price rise that cuts usage; concept_drift: churn driven differently;
+corrupt: files that break the contract."""
+CORRUPTIONS = _PARAMS["corruption"].enum
+"""The ways a corrupt batch breaks the contract, as real feeds do."""
 
 PLAN_PRICES = np.array([8.99, 13.99, 19.99])
 PLAN_SHARES = np.array([0.35, 0.45, 0.20])
@@ -348,17 +362,35 @@ def simulate_days(config: SimulationConfig, days: Sequence[date]) -> dict[date, 
     return batches
 
 
-def write_batch(landing_dir: Path, day: date, tables: dict[str, pd.DataFrame]) -> Path:
-    """Write one day's tables as CSV into ``landing_dir/dt=DAY/`` (replacing it), the ``_SUCCESS`` marker last."""
-    target = lake.partition_dir(Path(landing_dir), day)
-    with lake.replace_dir(target) as scratch:
-        for name, frame in tables.items():
-            frame.to_csv(scratch / f"{name}.csv", index=False, lineterminator="\n")
-        (scratch / BATCH_MARKER).write_bytes(b"")
-    return target
-
-
 def simulate_to_landing(config: SimulationConfig, start: date, n_days: int, landing_dir: Path) -> list[Path]:
     """Simulate ``n_days`` days from ``start`` and write each as a landed batch; returns the batch folders."""
     days = [start + timedelta(days=i) for i in range(n_days)]
-    return [write_batch(landing_dir, day, tables) for day, tables in simulate_days(config, days).items()]
+    return [write_landing_batch(landing_dir, day, tables) for day, tables in simulate_days(config, days).items()]
+
+
+def config_from_params(params: dict, label_horizon_days: int) -> SimulationConfig:
+    """The simulation the ``source.params`` of ``usecase.toml`` describe (missing ones take their defaults)."""
+    values = {param.name: param.default for param in SPEC.source.params} | {
+        k: v for k, v in params.items() if v is not None
+    }
+
+    def day(name: str) -> date | None:
+        return parse_day(values[name]) if values.get(name) else None
+
+    return SimulationConfig(
+        n_customers=int(values["customers"]),
+        seed=int(values["seed"]),
+        epoch=day("epoch"),
+        scenario=values["scenario"],
+        scenario_start=day("scenario_start"),
+        scenario_days=values.get("scenario_days"),
+        corruption=values.get("corruption"),
+        corrupt_day=day("corrupt_day"),
+        label_horizon_days=label_horizon_days,
+    )
+
+
+def write_batches(landing_dir: Path, start: date, n_days: int, params: dict, settings) -> list[Path]:
+    """The use case's source (``[source]`` in ``usecase.toml``): simulate ``n_days`` batches from ``start`` into
+    ``landing_dir`` with the trigger form's ``params``."""
+    return simulate_to_landing(config_from_params(params, settings.label_horizon_days), start, n_days, landing_dir)
