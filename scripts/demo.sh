@@ -5,12 +5,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/airflow-env.sh"
-# Labels mature after 7 days in the demo (30 by default) and rolling features span 14 days (30), so a model can
-# train within the demo's days; the drift sensor polls every 10 s and a run with nothing to do gives up after 2 min.
-export DRIFTLOOP_LABEL_HORIZON_DAYS="${DRIFTLOOP_LABEL_HORIZON_DAYS:-7}"
-export DRIFTLOOP_FEATURE_WINDOW_DAYS="${DRIFTLOOP_FEATURE_WINDOW_DAYS:-14}"
-export DRIFTLOOP_DRIFT_POKE_INTERVAL_S="${DRIFTLOOP_DRIFT_POKE_INTERVAL_S:-10}"
-export DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S="${DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S:-120}"
+# The active use case's [demo] env (usecase.toml) gives the demo's settings that are not set already: for churn,
+# labels mature after 7 days (30 by default) and rolling features span 14 days (30), so a model can train within the
+# demo's days; the drift sensor polls every 10 s and a run with nothing to do gives up after 2 min.
+eval "$(python -m driftloop.demo --env)"
 if [ "${DRIFTLOOP_DEMO_RESET:-true}" = "true" ]; then
   "$here/airflow-down.sh" >/dev/null
   data_root=$(python -c 'from driftloop.settings import get_settings; print(get_settings().data_root)')

@@ -7,35 +7,41 @@ import sys
 from pathlib import Path
 
 from driftloop.dates import parse_day
-from driftloop.scenarios import CORRUPTIONS, SCENARIOS
 from driftloop.settings import get_settings
+
+_TYPES = {"integer": int, "number": float, "string": str, "boolean": lambda v: v.lower() in ("1", "true", "yes")}
+
+
+def _source_params():
+    """The ``[source.params]`` of the active use case (none when its spec cannot be read: the command says why)."""
+    from driftloop.usecase.active import active_spec
+
+    try:
+        source = active_spec().source
+    except ValueError:
+        return ()
+    return source.params if source else ()
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from driftloop.simulate import SimulationConfig, simulate_days, write_batch
+    from driftloop.usecase.active import active_spec, use_case_function
 
     settings = get_settings()
+    spec = active_spec(settings)
+    if spec.source is None:
+        print(f"error: use case {spec.name} declares no [source] in {spec.folder}/usecase.toml", file=sys.stderr)
+        return 2
     landing = args.landing or settings.landing_uri
     if str(landing).startswith("s3://"):
         print(f"error: landing {landing} is S3; pass --landing DIR, or run the simulate_source DAG", file=sys.stderr)
         return 2
-    start = parse_day(args.start)
-    config = SimulationConfig(
-        n_customers=args.customers,
-        seed=args.seed,
-        epoch=parse_day(args.epoch) if args.epoch else start,
-        scenario=args.scenario,
-        scenario_start=parse_day(args.scenario_start) if args.scenario_start else None,
-        scenario_days=args.scenario_days,
-        corruption=args.corruption,
-        label_horizon_days=settings.label_horizon_days,
-    )
-    days = [start.fromordinal(start.toordinal() + i) for i in range(args.days)]
-    for day, tables in simulate_days(config, days).items():
-        path = write_batch(Path(landing), day, tables)
-        counts = ", ".join(f"{name} {len(frame)}" for name, frame in tables.items())
-        kind = config.corruption_on(day)
-        print(f"{day}: {counts} -> {path}" + (f" (corrupt: {kind})" if kind else ""))
+    params = {param.name: getattr(args, param.name) for param in spec.source.params}
+    write = use_case_function(spec, spec.source.module, spec.source.function)
+    for path in write(Path(landing), parse_day(args.start), args.days, params, settings):
+        counts = ", ".join(
+            f"{f.stem} {sum(1 for _ in f.open()) - 1}" for f in sorted(Path(path).glob("*.csv"))
+        )
+        print(f"{Path(path).name.removeprefix('dt=')}: {counts} -> {path}")
     return 0
 
 
@@ -48,26 +54,58 @@ def _feast_yaml(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_usecase(args: argparse.Namespace) -> int:
+    from driftloop.usecase.template import create_usecase
+
+    folder = create_usecase(args.name, Path(args.into) if args.into else None, entity=args.entity, key=args.key)
+    print(f"created {folder}: edit usecase.toml, features.py and feast_repo.py, then DRIFTLOOP_USECASE={args.name}")
+    for name in sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()):
+        print(f"  {name}")
+    return 0
+
+
+def _check_usecase(args: argparse.Namespace) -> int:
+    from driftloop.usecase.check import check_usecase
+
+    for line in check_usecase(get_settings()):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with one subcommand per stage."""
+    """The argument parser with one subcommand per stage; ``simulate`` takes the active use case's source params."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    simulate = commands.add_parser("simulate", help="write simulated daily batches into landing")
+    simulate = commands.add_parser(
+        "simulate", help="write the active use case's source batches into landing (DRIFTLOOP_USECASE)"
+    )
     simulate.add_argument("--start", required=True, help="first batch day, YYYY-MM-DD")
     simulate.add_argument("--days", type=int, default=1, help="how many consecutive days (default 1)")
-    simulate.add_argument("--customers", type=int, default=1000, help="size of the customer base (default 1000)")
-    simulate.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    simulate.add_argument("--epoch", help="first day of the simulated world (default: --start); keep it fixed")
-    simulate.add_argument("--scenario", choices=SCENARIOS, default="clean")
-    simulate.add_argument("--scenario-start", help="first day the scenario applies (default: the epoch)")
-    simulate.add_argument("--scenario-days", type=int, help="how many days the scenario lasts (default: forever)")
-    simulate.add_argument("--corruption", choices=CORRUPTIONS, help="corrupt scenario: the kind (default: rotate)")
+    for param in _source_params():
+        simulate.add_argument(
+            f"--{param.name.replace('_', '-')}",
+            dest=param.name,
+            type=_TYPES[param.type],
+            default=param.default,
+            choices=list(param.enum) if param.enum else None,
+            help=f"{param.description} (default {param.default})",
+        )
     simulate.add_argument("--landing", help="landing folder (default: DRIFTLOOP_LANDING_URI)")
     simulate.set_defaults(handler=_simulate)
     feast_yaml = commands.add_parser(
         "feast-yaml", help="print the feature_store.yaml of the current settings (for the feast CLI: feast -f FILE)"
     )
     feast_yaml.set_defaults(handler=_feast_yaml)
+    new = commands.add_parser("new-usecase", help="start a use case folder from the template (usecases/NAME)")
+    new.add_argument("name", help="the use case's name: lower case letters, digits and _")
+    new.add_argument("--entity", default="entity", help="the entity's name (default: entity)")
+    new.add_argument("--key", default="entity_id", help="the entity's join key column (default: entity_id)")
+    new.add_argument("--into", help="parent folder (default: <repo>/usecases)")
+    new.set_defaults(handler=_new_usecase)
+    check = commands.add_parser(
+        "check-usecase", help="load the active use case and check its spec, feature function and Feast definitions"
+    )
+    check.set_defaults(handler=_check_usecase)
     return parser
 
 

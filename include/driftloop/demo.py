@@ -1,14 +1,16 @@
 """The demo scenario, driven through a running Airflow's REST API: the whole loop, from raw batches to a
 drift-triggered retraining.
 
-``make demo`` starts Airflow and the MLflow UI and runs ``python -m driftloop.demo``. It writes N days of simulated
-batches through the ``simulate_source`` DAG (one corrupt batch, covariate drift in the last days), triggers
+``make demo`` starts Airflow and the MLflow UI and runs ``python -m driftloop.demo`` for the active use case
+(``DRIFTLOOP_USECASE``; its ``[demo]`` section says how many days, where the drift starts and which batch is corrupt).
+It writes N days of batches through the ``simulate_source`` DAG (the use case's source), triggers
 ``ingest`` for each day but the last, unpauses the DAGs so the scheduler also creates the regular run for the last
 day, and waits for ``ingest`` and the asset-triggered ``features`` runs. Then ``train`` makes the first champion,
 ``score`` scores a few clean days and then each drift day, ``monitor`` follows on the predictions asset and writes
 drift records, and ``retrain_on_drift``'s deferred sensor turns the first drift records into one ``train`` run. It
 prints what happened and saves it to ``<data root>/demo/summary.json``. Demo settings come from
-``DRIFTLOOP_DEMO_*`` variables (see ``.env.example``).
+``DRIFTLOOP_DEMO_*`` variables (see ``.env.example``) over the spec's ``[demo]``; ``python -m driftloop.demo --env``
+prints the settings the spec's ``[demo] env`` gives, as shell exports, for ``scripts/demo.sh``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from driftloop import lake
 from driftloop.airflow_api import AirflowClient
 from driftloop.settings import Settings, get_settings
+from driftloop.usecase.active import active_spec, use_case_function
 
 DAG_IDS = ["simulate_source", "ingest", "features", "train", "score", "monitor", "retrain_on_drift"]
 
@@ -71,7 +74,7 @@ def summarize(settings: Settings, days: list[date], ingest_states: dict[date, st
     for day in days:
         feature_file = settings.offline_store_dir / f"{lake.partition_name(day)}.parquet"
         accepted = {}
-        for table in ("activity_events", "customer_profiles", "churn_labels"):
+        for table in active_spec(settings).tables:
             part = lake.partition_dir(settings.validated_dir / table, day) / "part.parquet"
             if part.exists():
                 accepted[table] = pq.read_metadata(part).num_rows
@@ -87,16 +90,17 @@ def summarize(settings: Settings, days: list[date], ingest_states: dict[date, st
     return rows
 
 
-def online_matches_offline(settings: Settings, day: date, sample: int = 5) -> tuple[list[int], bool]:
-    """Compare online feature values of a few customers with the offline row of ``day``; returns (ids, all equal)."""
+def online_matches_offline(settings: Settings, day: date, sample: int = 5) -> tuple[list, bool]:
+    """Compare online feature values of a few entities with the offline row of ``day``; returns (ids, all equal)."""
     import pandas as pd
 
     from driftloop.feature_store import online_features
 
+    key = active_spec(settings).entity.join_key
     offline = pd.read_parquet(settings.offline_store_dir / f"{lake.partition_name(day)}.parquet")
-    ids = offline["customer_id"].sample(n=min(sample, len(offline)), random_state=0).sort_values().tolist()
-    online = online_features(ids, settings).set_index("customer_id").sort_index()
-    expected = offline.set_index("customer_id").loc[ids, [c for c in online.columns if c in offline.columns]]
+    ids = offline[key].sample(n=min(sample, len(offline)), random_state=0).sort_values().tolist()
+    online = online_features(ids, settings).set_index(key).sort_index()
+    expected = offline.set_index(key).loc[ids, [c for c in online.columns if c in offline.columns]]
     equal = all(
         (pd.isna(a) and pd.isna(b)) or (a == b if not isinstance(a, float) else abs(a - b) < 1e-9)
         for column in expected.columns
@@ -105,15 +109,22 @@ def online_matches_offline(settings: Settings, day: date, sample: int = 5) -> tu
     return ids, equal
 
 
+def demo_env(settings: Settings | None = None) -> dict[str, str]:
+    """The settings the use case's ``[demo] env`` gives that the environment does not set already."""
+    return {k: v for k, v in active_spec(settings).demo.env.items() if not os.environ.get(k)}
+
+
 def main() -> int:
     """Run the demo scenario against the Airflow API named by the environment; print and save a summary."""
+    if sys.argv[1:] == ["--env"]:
+        print("\n".join(f"export {key}={value}" for key, value in demo_env().items()))
+        return 0
     settings = get_settings()
-    n_days = _env_int("DRIFTLOOP_DEMO_DAYS", 36)
-    customers = _env_int("DRIFTLOOP_DEMO_CUSTOMERS", 20_000)
-    corrupt_index = _env_int("DRIFTLOOP_DEMO_CORRUPT_DAY", 5)
-    drift_index = _env_int("DRIFTLOOP_DEMO_DRIFT_DAY", n_days - 5)
-    clean_scored = _env_int("DRIFTLOOP_DEMO_CLEAN_SCORED_DAYS", 4)
-    corruption = os.environ.get("DRIFTLOOP_DEMO_CORRUPTION") or "bad_type"
+    spec = active_spec(settings)
+    n_days = _env_int("DRIFTLOOP_DEMO_DAYS", spec.demo.days)
+    corrupt_index = os.environ.get("DRIFTLOOP_DEMO_CORRUPT_DAY") or spec.demo.corrupt_day
+    drift_index = _env_int("DRIFTLOOP_DEMO_DRIFT_DAY", spec.demo.drift_day) % n_days
+    clean_scored = _env_int("DRIFTLOOP_DEMO_CLEAN_SCORED_DAYS", spec.demo.clean_scored_days)
     base_url = os.environ.get("AIRFLOW__API__BASE_URL", "http://localhost:8080")
     client = AirflowClient(
         base_url,
@@ -121,27 +132,23 @@ def main() -> int:
         os.environ.get("DRIFTLOOP_AIRFLOW_PASSWORD", "admin"),
     )
     days = demo_days(n_days)
-    corrupt_day, drift_day = days[corrupt_index], days[drift_index]
+    corrupt_day = days[int(corrupt_index)] if corrupt_index is not None else None
+    drift_day = days[drift_index]
+    if spec.source is None:
+        print(f"use case {spec.name} declares no [source] to write the demo's batches", file=sys.stderr)
+        return 1
+    make_params = use_case_function(spec, spec.source.module, spec.demo.params_function)
+    source_params = make_params(days, drift_day, corrupt_day, settings)
     print(
-        f"demo: {n_days} days {days[0]} .. {days[-1]}, {customers} customers, {corruption} batch on {corrupt_day}, "
-        f"covariate drift (price +25%, less viewing, more mobile) from {drift_day}"
+        f"demo of {spec.title}: {n_days} days {days[0]} .. {days[-1]}, corrupt batch on {corrupt_day or '-'}, "
+        f"drift expected from {drift_day}; source params {source_params}"
     )
 
     client.wait_for_dags(DAG_IDS)
     client.set_paused("simulate_source", False)
     simulate_run = client.trigger(
         "simulate_source",
-        conf={
-            "start": days[0].isoformat(),
-            "days": n_days,
-            "customers": customers,
-            "seed": 7,
-            "epoch": (days[0] - timedelta(days=settings.label_horizon_days + 30)).isoformat(),
-            "scenario": "covariate_drift",
-            "scenario_start": drift_day.isoformat(),
-            "corruption": corruption,
-            "corrupt_day": corrupt_day.isoformat(),
-        },
+        conf={"start": days[0].isoformat(), "days": n_days, **source_params},
     )
     print(f"simulate_source: run {simulate_run} writing batches to {settings.landing_uri}")
     if client.wait_for_runs("simulate_source", [simulate_run])[simulate_run] != "success":
@@ -160,23 +167,24 @@ def main() -> int:
     client.wait_until_idle("features", timeout_s=3600, settle_s=20)
 
     summary = summarize(settings, days, states)
-    print(f"\n{'day':<12}{'ingest':<9}{'events':>9}{'profiles':>10}{'labels':>8}{'features':>10}  quarantine reason")
+    tables = list(spec.tables)
+    widths = [max(9, len(t) + 2) for t in tables]
+    header = "".join(f"{t:>{w}}" for t, w in zip(tables, widths, strict=True))
+    print(f"\n{'day':<12}{'ingest':<9}{header}{'features':>10}  quarantine reason")
     for row in summary:
         acc = row["accepted_rows"]
-        print(
-            f"{row['day']:<12}{row['ingest']:<9}{acc.get('activity_events', 0):>9}{acc.get('customer_profiles', 0):>10}"
-            f"{acc.get('churn_labels', 0):>8}{row['feature_rows']:>10}  {'; '.join(row['quarantined'])}"
-        )
+        counts = "".join(f"{acc.get(t, 0):>{w}}" for t, w in zip(tables, widths, strict=True))
+        print(f"{row['day']:<12}{row['ingest']:<9}{counts}{row['feature_rows']:>10}  {'; '.join(row['quarantined'])}")
     last_with_features = max((date.fromisoformat(r["day"]) for r in summary if r["feature_rows"]), default=None)
     if last_with_features:
         ids, equal = online_matches_offline(settings, last_with_features)
         print(
-            f"\nonline store vs offline features on {last_with_features} for customers {ids}: "
+            f"\nonline store vs offline features on {last_with_features} for {spec.entity.name} {ids}: "
             f"{'identical' if equal else 'DIFFERENT'}"
         )
 
     champion = initial_champion(client, settings)
-    clean_days = [d for d in days[drift_index - clean_scored : drift_index] if d != corrupt_day]
+    clean_days = [d for d in days[max(0, drift_index - clean_scored) : drift_index] if d != corrupt_day]
     loop = score_monitor_and_retrain(client, settings, clean_days, days[drift_index:])
     versions = registry_summary(settings)
     print(f"\nregistry of {settings.model.name}:")
@@ -212,7 +220,7 @@ def main() -> int:
     print(f"\nAirflow UI: {base_url} (user {client.username}, password {client.password}); MLflow UI: {mlflow_ui}")
     print(f"Drift reports: {result['drift_reports']}")
     print(f"Summary: {out}. Stop everything with `make down`.")
-    data_ok = len(result["quarantined_batches"]) == 1 and all(
+    data_ok = len(result["quarantined_batches"]) == (1 if corrupt_day else 0) and all(
         r["feature_rows"] for r in summary if not r["quarantined"]
     )
     false_alarms = [d for d in clean_days if loop["verdicts"].get(d.isoformat()) != "no_drift"]
@@ -356,9 +364,10 @@ def database_counts(url: str, days: list[date]) -> dict[str, int]:
         return {}
     import psycopg2
 
+    table = active_spec().predictions_table
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute(
-            "SELECT score_date, count(*) FROM predictions WHERE score_date = ANY(%s) GROUP BY score_date", (days,)
+            f"SELECT score_date, count(*) FROM {table} WHERE score_date = ANY(%s) GROUP BY score_date", (days,)
         )
         counts = {day.isoformat(): rows for day, rows in cursor.fetchall()}
     connection.close()

@@ -394,3 +394,21 @@ def write_batches(landing_dir: Path, start: date, n_days: int, params: dict, set
     """The use case's source (``[source]`` in ``usecase.toml``): simulate ``n_days`` batches from ``start`` into
     ``landing_dir`` with the trigger form's ``params``."""
     return simulate_to_landing(config_from_params(params, settings.label_horizon_days), start, n_days, landing_dir)
+
+
+def demo_params(days: list[date], drift_day: date, corrupt_day: date | None, settings) -> dict:
+    """``simulate_source``'s params for ``make demo``: a world started well before the first day, covariate drift
+    (price +25%, less viewing, more mobile) from ``drift_day`` and a corrupt batch on ``corrupt_day``. The demo's
+    customer count and corruption kind are ``DRIFTLOOP_DEMO_CUSTOMERS`` (20,000) and ``DRIFTLOOP_DEMO_CORRUPTION``
+    (``bad_type``)."""
+    import os
+
+    return {
+        "customers": int(os.environ.get("DRIFTLOOP_DEMO_CUSTOMERS") or 20_000),
+        "seed": 7,
+        "epoch": (days[0] - timedelta(days=settings.label_horizon_days + 30)).isoformat(),
+        "scenario": "covariate_drift",
+        "scenario_start": drift_day.isoformat(),
+        "corruption": os.environ.get("DRIFTLOOP_DEMO_CORRUPTION") or "bad_type",
+        "corrupt_day": corrupt_day.isoformat() if corrupt_day else None,
+    }

@@ -179,6 +179,20 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class DemoSpec:
+    """How ``make demo`` runs the use case: how many days, which day the drift starts on and which batch is corrupt
+    (indexes into the demo's days), how many clean days it scores first, the settings it runs with (unless already
+    set) and the source function that gives ``simulate_source``'s params for the demo's days."""
+
+    days: int = 36
+    drift_day: int = -5
+    corrupt_day: int | None = None
+    clean_scored_days: int = 4
+    env: dict[str, str] = field(default_factory=dict)
+    params_function: str = "demo_params"
+
+
+@dataclass(frozen=True)
 class UseCaseSpec:
     """A validated use-case spec, with the folder it was read from."""
 
@@ -196,6 +210,7 @@ class UseCaseSpec:
     predictions_table: str
     monitoring: MonitoringSpec
     source: SourceSpec | None = None
+    demo: DemoSpec = field(default_factory=DemoSpec)
 
     def tables_with_role(self, role: str) -> list[TableSpec]:
         """The tables of ``role``, in declaration order."""
@@ -440,6 +455,22 @@ def _source(reader: _Reader, data: dict) -> SourceSpec | None:
     )
 
 
+def _demo(reader: _Reader, data: dict) -> DemoSpec:
+    reader.unknown(data, {"days", "drift_day", "corrupt_day", "clean_scored_days", "env", "params_function"}, "demo.")
+    env = reader.table(data, "env", "demo.", required=False)
+    for key, value in env.items():
+        if not key.startswith("DRIFTLOOP_") or not isinstance(value, str):
+            reader.fail(f"demo.env.{key}", "must be a DRIFTLOOP_* setting with a string value")
+    return DemoSpec(
+        days=reader.positive_int(data, "days", "demo.", 36),
+        drift_day=reader.get(data, "drift_day", "demo.", int, -5),
+        corrupt_day=reader.get(data, "corrupt_day", "demo.", int, None),
+        clean_scored_days=reader.positive_int(data, "clean_scored_days", "demo.", 4),
+        env={k: v for k, v in env.items() if isinstance(v, str)},
+        params_function=reader.get(data, "params_function", "demo.", str, "demo_params"),
+    )
+
+
 def _cross_checks(reader: _Reader, spec: UseCaseSpec) -> None:
     """Checks between sections: the names one section gives must exist in another."""
     key = spec.entity.join_key
@@ -492,6 +523,7 @@ def parse_spec(document: dict, folder: Path) -> UseCaseSpec:
         "predictions",
         "monitoring",
         "source",
+        "demo",
     }
     reader.unknown(document, allowed, "")
     name = reader.name(document, "name", "")
@@ -574,6 +606,7 @@ def parse_spec(document: dict, folder: Path) -> UseCaseSpec:
         predictions_table=reader.name(predictions_raw, "table", "predictions.", "predictions") or "predictions",
         monitoring=monitoring,
         source=_source(reader, reader.table(document, "source", "", required=False)),
+        demo=_demo(reader, reader.table(document, "demo", "", required=False)),
     )
     if not errors:
         _cross_checks(reader, spec)
