@@ -66,7 +66,7 @@ def prepare(scale: int, base: Path) -> Dataset:
     from driftloop.features import build_features_for_day
     from driftloop.ingest import copy_batch_to_raw
     from driftloop.settings import get_settings
-    from driftloop.simulate import SimulationConfig, simulate_to_landing
+    from churn_usecase import SimulationConfig, simulate_to_landing
     from driftloop.validation import validate_batch
 
     customers = max(100, round(scale / FEATURE_DAYS / ACTIVE_SHARE))

@@ -12,10 +12,10 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from churn_usecase import SimulationConfig, simulate_days, simulate_to_landing
 from dagruns import run_dag, tree_digest
 from driftloop import lake
 from driftloop.dates import day_range
-from driftloop.simulate import SimulationConfig, simulate_days, simulate_to_landing
 
 pytestmark = pytest.mark.integration
 

@@ -38,11 +38,11 @@ LINEAGE_TAGS = {
 @pytest.fixture(scope="module")
 def prepared(airflow_db, tmp_path_factory, postgres_url):
     """Accepted batches and features for N_DAYS, labels maturing after HORIZON days."""
+    from churn_usecase import SimulationConfig, simulate_to_landing
     from driftloop.feature_store import apply_feature_repo
     from driftloop.features import build_features_for_day
     from driftloop.ingest import copy_batch_to_raw
     from driftloop.settings import get_settings
-    from driftloop.simulate import SimulationConfig, simulate_to_landing
     from driftloop.validation import validate_batch
 
     monkeypatch = pytest.MonkeyPatch()

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from churn_usecase import SimulationConfig, simulate_to_landing
 from dagruns import run_dag
 from driftloop import lake
-from driftloop.simulate import SimulationConfig, simulate_to_landing
 
 pytestmark = pytest.mark.integration
 

@@ -115,10 +115,10 @@ def prepared_data(tmp_path_factory) -> Path:
     """The simulated days accepted and featurized once with the package (the data half is tested through Airflow in
     tests/integration, ingest from S3 landing in tests/integration/test_s3_landing.py); each topology starts from a
     copy of this data root."""
+    from churn_usecase import SimulationConfig, simulate_to_landing
     from driftloop.features import build_features_for_day
     from driftloop.ingest import copy_batch_to_raw
     from driftloop.settings import get_settings
-    from driftloop.simulate import SimulationConfig, simulate_to_landing
     from driftloop.validation import validate_batch
 
     base = tmp_path_factory.mktemp("prepared")

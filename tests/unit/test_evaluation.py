@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop.evaluation import baseline_predictions, calibration_table, evaluate, primary_metric, tenure_band
+from churn_usecase import CHURN
+from driftloop.evaluation import baseline_predictions, calibration_table, evaluate, evaluation_slices, primary_metric
 
 # Four rows repeated five times (an evaluation needs at least 20): two negatives scored 0.1 and 0.4, two positives
 # scored 0.35 and 0.8.
@@ -87,10 +88,16 @@ def test_evaluation_rejects_inputs_it_cannot_score():
         evaluate("classification", Y_TRUE, Y_PRED, pd.DataFrame({"plan": ["basic"] * 3}))
 
 
-def test_tenure_bands_and_primary_metrics():
+def test_slices_come_from_the_spec_with_bands_and_primary_metrics():
     tenure = pd.Series([0, 89, 90, 364, 365, 729, 730, 4000, None, -3])
-    assert tenure_band(tenure).tolist()[:8] == ["0-3m", "0-3m", "3-12m", "3-12m", "1-2y", "1-2y", "2y+", "2y+"]
-    assert tenure_band(tenure)[8:].isna().all(), "a missing or negative tenure has no band"
+    frame = pd.DataFrame({"plan": ["basic"] * 10, "region": [None] * 10, "tenure_days": tenure})
+    slices = evaluation_slices(frame, CHURN)
+    assert list(slices.columns) == ["plan", "region", "tenure_band"]
+    bands = slices["tenure_band"]
+    assert bands.tolist()[:8] == ["0-3m", "0-3m", "3-12m", "3-12m", "1-2y", "1-2y", "2y+", "2y+"]
+    assert bands[8:].isna().all(), "a missing or negative tenure has no band"
+    with pytest.raises(ValueError, match="name columns the training set lacks: tenure_days"):
+        evaluation_slices(frame.drop(columns="tenure_days"), CHURN)
     assert primary_metric("classification") == ("roc_auc", "higher")
     assert primary_metric("regression") == ("rmse", "lower")
     with pytest.raises(ValueError, match="unknown task type 'ranking'"):

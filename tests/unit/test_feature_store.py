@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn_usecase import ACTIVITY, CHURN, DEVICES, PLANS, PROFILES, REGIONS
 from driftloop import lake
 from driftloop.dates import as_of_timestamp, day_range
 from driftloop.feature_store import (
-    FEATURE_SERVICE,
-    FEATURE_VIEW,
     apply_feature_repo,
     declared_feature_schema,
     feature_store,
@@ -22,7 +21,8 @@ from driftloop.feature_store import (
 )
 from driftloop.features import build_features_for_day
 from driftloop.settings import get_settings, load_settings
-from driftloop.tables import ACTIVITY, DEVICES, PLANS, PROFILES, REGIONS
+
+FEATURE_SERVICE, FEATURE_VIEW = CHURN.feast.feature_service, CHURN.feast.feature_view
 
 DAYS = day_range(date(2026, 3, 1), 4)
 N_CUSTOMERS = 50

@@ -11,12 +11,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from churn_usecase import CHURN
 from driftloop import lake
 from driftloop.dates import as_of_timestamp, day_range
-from driftloop.feature_store import FEATURE_SERVICE, apply_feature_repo, declared_feature_schema, feature_store
-from driftloop.features import FEAST_TO_ARROW, KEY_ARROW
+from driftloop.feature_store import apply_feature_repo, declared_feature_schema, feature_store
+from driftloop.features import FEAST_TO_ARROW
 from driftloop.point_in_time import feature_columns, historical_features, service_lookups
 from driftloop.settings import load_settings
+
+FEATURE_SERVICE = CHURN.feast.feature_service
+KEY_ARROW = {"customer_id": pa.int64(), "event_timestamp": pa.timestamp("ns", tz="UTC")}
 
 DAYS = day_range(date(2026, 3, 1), 5)
 # The days each customer has a feature row: every day, the first day only, a gap of two days; customer 4 never.

@@ -50,5 +50,18 @@ def test_for_regression_lower_rmse_is_better():
     challenger = {"overall": {"rmse": 4.0}, "slices": {}}
     champion = {"overall": {"rmse": 5.0}, "slices": {}}
     baseline = {"overall": {"rmse": 6.0}, "slices": {}}
-    assert decide_promotion(challenger, champion, baseline, "regression", 0.5, 0.1).promote
-    assert not decide_promotion(champion, challenger, baseline, "regression", 0.5, 0.1).promote
+    assert decide_promotion(challenger, champion, baseline, "regression", 0.1, 0.1).promote
+    assert not decide_promotion(champion, challenger, baseline, "regression", 0.1, 0.1).promote
+
+
+def test_for_rmse_the_margin_is_relative_to_the_champion_so_it_means_the_same_at_any_scale():
+    for scale in (1.0, 100.0):
+        champion = {"overall": {"rmse": 5.0 * scale}, "slices": {"origin=JFK": {"rmse": 5.0 * scale}}}
+        baseline = {"overall": {"rmse": 9.0 * scale}, "slices": {}}
+        better = {"overall": {"rmse": 4.6 * scale}, "slices": {"origin=JFK": {"rmse": 5.2 * scale}}}
+        # 8 % better overall, 4 % worse on the slice: passes a 5 % margin and a 5 % slice tolerance at any scale.
+        decision = decide_promotion(better, champion, baseline, "regression", 0.05, 0.05)
+        assert decision.promote, decision.reasons
+        assert "of the champion's value" in decision.reasons[1]
+        assert not decide_promotion(better, champion, baseline, "regression", 0.10, 0.05).promote
+        assert not decide_promotion(better, champion, baseline, "regression", 0.05, 0.03).promote

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from churn_usecase import SimulationConfig, simulate_to_landing
 from driftloop import lake, raw_zone
 from driftloop.ingest import copy_batch_to_raw
 from driftloop.settings import load_settings
-from driftloop.simulate import SimulationConfig, simulate_to_landing
 from driftloop.validation import BatchRejected, validate_batch
 
 BUCKET = "driftloop-raw"

@@ -9,8 +9,12 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from driftloop.scoring import PREDICTION_COLUMNS, TABLE, write_database
+from churn_usecase import CHURN
+from driftloop.scoring import prediction_columns, write_database
+
 from postgres_databases import postgres_database
+
+PREDICTION_COLUMNS, TABLE = prediction_columns(), CHURN.predictions_table
 
 DAY = date(2026, 6, 1)
 

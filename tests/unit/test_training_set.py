@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from driftloop import lake
-from driftloop.training_set import TrainingSetIncomplete, build_training_set, check_one_row_per_event, label_events
+from churn_usecase import CHURN
+from driftloop.training_set import TrainingSetIncomplete, build_training_set, check_labels_matched, label_events
 
 START = date(2026, 3, 1)
 HORIZON = 3
@@ -16,11 +17,11 @@ HORIZON = 3
 
 @pytest.fixture
 def accepted_days_with_features(data_root, monkeypatch):
+    from churn_usecase import SimulationConfig, simulate_to_landing
     from driftloop.feature_store import apply_feature_repo
     from driftloop.features import build_features_for_day
     from driftloop.ingest import copy_batch_to_raw
     from driftloop.settings import load_settings
-    from driftloop.simulate import SimulationConfig, simulate_to_landing
     from driftloop.validation import validate_batch
 
     monkeypatch.setenv("DRIFTLOOP_LABEL_HORIZON_DAYS", str(HORIZON))
@@ -73,8 +74,8 @@ def test_a_dropped_or_repeated_event_is_named():
     events = _events((1, "2026-03-01T23:59:59Z"), (2, "2026-03-01T23:59:59Z"))
     dropped = events.iloc[:1].assign(sessions_7d=[3])
     with pytest.raises(TrainingSetIncomplete, match="1 rows for 2 label events: 1 label events missing"):
-        check_one_row_per_event(events, dropped, ["sessions_7d"])
+        check_labels_matched(events, dropped, ["sessions_7d"], CHURN)
     repeated = pd.concat([events, events.iloc[:1]]).assign(sessions_7d=[3, 4, 3])
     with pytest.raises(TrainingSetIncomplete, match="1 label events returned more than once"):
-        check_one_row_per_event(events, repeated, ["sessions_7d"])
-    check_one_row_per_event(events, events.assign(sessions_7d=[1, 2]), ["sessions_7d"])
+        check_labels_matched(events, repeated, ["sessions_7d"], CHURN)
+    check_labels_matched(events, events.assign(sessions_7d=[1, 2]), ["sessions_7d"], CHURN)

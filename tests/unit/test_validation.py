@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 
+from churn_usecase import ACTIVITY, LABELS, PROFILES
 from driftloop import lake
 from driftloop.settings import ValidationSettings, load_settings
-from driftloop.tables import ACTIVITY, LABELS, PROFILES
 from driftloop.validation import BatchRejected, check_table, contract_for, validate_batch
 
 DAY = date(2026, 5, 4)

@@ -1,4 +1,5 @@
-"""Daily features: hand-computed values for known histories, point-in-time windows, and one declaration."""
+"""Churn's daily features: hand-computed values for known histories, point-in-time windows, one declaration, and
+the core's build of a partition from accepted batches with them."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from churn_usecase import ACTIVITY, CHURN, PROFILES
+from churn_usecase import compute_daily_features as churn_features
 from driftloop import lake
 from driftloop.feature_store import declared_feature_schema
-from driftloop.features import build_features_for_day, check_against_declaration, compute_daily_features
+from driftloop.features import build_features_for_day, check_against_declaration
 from driftloop.settings import load_settings
-from driftloop.tables import ACTIVITY, PROFILES
 
 DAY = date(2026, 3, 31)
+
+
+def compute_daily_features(day, activity, profiles, window_days=30):
+    """The churn feature function on one activity and one profile frame, as the core hands them over."""
+    return churn_features(day, {ACTIVITY.name: activity, PROFILES.name: profiles}, window_days)
 
 
 def _events(rows):
@@ -66,9 +73,8 @@ def features():
     return compute_daily_features(DAY, ACTIVITY_UP_TO_TOMORROW, PROFILES_TODAY, window_days=30).set_index("customer_id")
 
 
-def test_one_row_per_active_customer_stamped_at_the_end_of_the_day(features):
+def test_one_row_per_active_customer(features):
     assert list(features.index) == [1, 2, 3]
-    assert (features["event_timestamp"] == pd.Timestamp("2026-03-31T23:59:59Z")).all()
 
 
 def test_rolling_windows_count_only_days_up_to_the_day(features):
@@ -142,15 +148,16 @@ def test_a_customer_twice_in_the_snapshot_is_an_error():
 
 def test_produced_columns_and_types_are_exactly_the_feature_view_declaration(features):
     declared = declared_feature_schema(load_settings())
-    check_against_declaration(features.reset_index(), declared)
-    assert set(declared) == set(features.columns) - {"event_timestamp"}
+    stamped = features.reset_index().assign(event_timestamp=pd.Timestamp("2026-03-31T23:59:59Z").as_unit("ns"))
+    check_against_declaration(stamped, declared, CHURN)
+    assert set(declared) == set(features.columns)
 
 
 def test_a_difference_from_the_declaration_is_named():
     declared = {"sessions_7d": "Int64", "plan": "String", "churn_score": "Float64"}
     produced = pd.DataFrame({"customer_id": [1], "sessions_7d": [1.5], "plan": ["basic"], "extra": [1]})
     with pytest.raises(ValueError) as error:
-        check_against_declaration(produced, declared)
+        check_against_declaration(produced, declared, CHURN)
     message = str(error.value)
     assert "churn_score: declared but not produced" in message
     assert "event_timestamp: declared but not produced" in message
@@ -160,7 +167,7 @@ def test_a_difference_from_the_declaration_is_named():
 
 def test_building_a_day_needs_its_accepted_profiles(data_root):
     with pytest.raises(
-        FileNotFoundError, match="no accepted profiles for 2026-03-31: .*customer_profiles/dt=2026-03-31"
+        FileNotFoundError, match="no accepted customer_profiles for 2026-03-31: .*customer_profiles/dt=2026-03-31"
     ):
         build_features_for_day(DAY, load_settings())
 
@@ -192,6 +199,7 @@ def test_building_a_day_reads_the_window_days_that_exist_and_rewrites_identical_
     assert second.path.read_bytes() == first_bytes, "same inputs, byte-identical partition"
     written = pd.read_parquet(first.path).set_index("customer_id")
     assert list(written.index) == [1, 2, 3]
+    assert (written["event_timestamp"] == pd.Timestamp("2026-03-31T23:59:59Z")).all(), "stamped at the end of the day"
     assert (
         written.loc[1, "sessions_30d"],
         written.loc[1, "minutes_30d"],
@@ -203,9 +211,9 @@ def test_building_a_day_reads_the_window_days_that_exist_and_rewrites_identical_
 
 
 def test_accepted_days_without_up_to_date_features_are_pending(data_root):
+    from churn_usecase import SimulationConfig, simulate_to_landing
     from driftloop.features import pending_feature_days
     from driftloop.ingest import copy_batch_to_raw
-    from driftloop.simulate import SimulationConfig, simulate_to_landing
     from driftloop.validation import validate_batch
 
     settings = load_settings()

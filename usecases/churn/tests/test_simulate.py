@@ -7,9 +7,20 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from churn_usecase import (
+    ACTIVITY,
+    DEVICES,
+    EVENT_TYPES,
+    GENRES,
+    LABELS,
+    PLANS,
+    PROFILES,
+    REGIONS,
+    SimulationConfig,
+    simulate_days,
+    simulate_to_landing,
+)
 from driftloop.cli import main
-from driftloop.simulate import SimulationConfig, simulate_days, simulate_to_landing
-from driftloop.tables import ACTIVITY, DEVICES, EVENT_TYPES, GENRES, LABELS, PLANS, PROFILES, REGIONS
 
 EPOCH = date(2026, 1, 1)
 HORIZON = 30

@@ -1,4 +1,5 @@
-"""Test-wide environment: a private AIRFLOW_HOME and data root, set before anything imports Airflow."""
+"""Test-wide environment (tests/ and usecases/*/tests): a private AIRFLOW_HOME and data root, set before anything
+imports Airflow."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from postgres_databases import postgres_database
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parent
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="driftloop-airflow-"))
 
 os.environ.update(
