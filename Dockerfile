@@ -30,9 +30,11 @@ RUN pip install --no-cache-dir --no-deps /opt/driftloop
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins
 COPY --chown=airflow:root feature_repo /opt/airflow/feature_repo
+COPY --chown=airflow:root usecases /opt/airflow/usecases
 
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=/opt/airflow/plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     DRIFTLOOP_FEATURE_REPO=/opt/airflow/feature_repo \
+    DRIFTLOOP_USECASES_DIR=/opt/airflow/usecases \
     DRIFTLOOP_DATA_ROOT=/opt/airflow/data

@@ -60,15 +60,25 @@ def configure(root: Path) -> None:
     get_settings.cache_clear()
 
 
+def churn_module(relative: str):
+    """A file of the churn use case (the benchmark's data set) as a module."""
+    from driftloop.settings import usecases_dir
+    from driftloop.usecase.active import use_case_module
+    from driftloop.usecase.spec import load_spec
+
+    return use_case_module(load_spec(usecases_dir() / "churn"), relative)
+
+
 def prepare(scale: int, base: Path) -> Dataset:
     """Simulate, accept and featurize the dataset of ``scale`` feature rows (or reuse it)."""
     from driftloop.feature_store import apply_feature_repo
     from driftloop.features import build_features_for_day
     from driftloop.ingest import copy_batch_to_raw
     from driftloop.settings import get_settings
-    from churn_usecase import SimulationConfig, simulate_to_landing
     from driftloop.validation import validate_batch
 
+    simulate = churn_module("simulate.py")
+    SimulationConfig, simulate_to_landing = simulate.SimulationConfig, simulate.simulate_to_landing  # noqa: N806
     customers = max(100, round(scale / FEATURE_DAYS / ACTIVE_SHARE))
     root = base / f"scale-{scale}"
     days = [START + timedelta(days=i) for i in range(FEATURE_DAYS)]

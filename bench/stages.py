@@ -296,11 +296,11 @@ def scipy_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: list[st
     """The floor: two-sample KS statistic for numeric columns, PSI for categorical ones."""
     from scipy.stats import ks_2samp
 
-    from driftloop.training import CATEGORIES
+    from driftloop.training import categorical_columns
 
     out = {}
     for column in columns:
-        if column in CATEGORIES:
+        if column in categorical_columns():
             out[column] = _psi(reference[column], current[column])
         else:
             out[column] = float(ks_2samp(reference[column].dropna(), current[column].dropna()).statistic)
@@ -348,9 +348,10 @@ def drift(data: Dataset, repeat: int, prepared: dict) -> StageResult:
 def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """A day through driftloop (validate, features, materialize, score, monitor) ÷ a plain pandas + XGBoost script
     (read the batch and the accepted history, compute the same features, predict, KS/PSI)."""
+    from bench.dataset import churn_module
     from driftloop import lake
     from driftloop.feature_store import materialize_days
-    from driftloop.features import build_features_for_day, compute_daily_features
+    from driftloop.features import build_features_for_day
     from driftloop.monitoring import monitor_day
     from driftloop.scoring import score_day
     from driftloop.training import build_model_matrix
@@ -380,7 +381,8 @@ def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
                 activity.append(pd.read_parquet(part / "part.parquet"))
         profiles = pd.read_csv(batch / "customer_profiles.csv")
         events = pd.concat(activity, ignore_index=True)
-        features = compute_daily_features(day, events, profiles, settings.feature_window_days)
+        tables = {"activity_events": events, "customer_profiles": profiles}
+        features = churn_module("features.py").compute_daily_features(day, tables, settings.feature_window_days)
         scores = model.booster.inplace_predict(
             build_model_matrix(features, columns), iteration_range=(0, model.best_iteration + 1)
         )

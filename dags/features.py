@@ -1,17 +1,18 @@
 """
-### Daily customer features into Feast
+### Daily per-entity features into Feast
 
 Runs whenever `ingest` accepts a batch (the `validated_batches` asset); several accepted days queued together are
 processed in one run. It can also be triggered by hand with a list of `days` to recompute.
 
 1. **days_to_process** reads the accepted days from the triggering asset events (or the `days` param).
-2. **build_features** computes, for every customer active on each day, rolling 7/30-day activity, tenure, plan,
-   charges, payment failures and support contacts, using only data up to that day, and writes
-   `offline/customer_daily_features/dt=YYYY-MM-DD.parquet` (the Feast offline source), replacing it on reruns.
-3. **apply_feature_repo** runs the equivalent of `feast apply` on `feature_repo/` (entities, source, feature view
-   and the versioned FeatureService the model uses). Idempotent.
+2. **build_features** runs the use case's feature function (`DRIFTLOOP_USECASE`; churn: rolling 7/30-day activity,
+   tenure, plan, charges, payment failures and support contacts of every active customer) on each day, using only
+   data up to that day, and writes `offline/<feature view>/dt=YYYY-MM-DD.parquet` (the Feast offline source),
+   replacing it on reruns.
+3. **apply_feature_repo** runs the equivalent of `feast apply` on `feature_repo/` (the use case's entity, source,
+   feature view and the versioned FeatureService the model uses). Idempotent.
 4. **materialize** loads those days, plus `DRIFTLOOP_MATERIALIZE_OVERLAP_DAYS` earlier for late data and every
-   later day already built, into the online store and updates the `customer_features` asset.
+   later day already built, into the online store and updates the `entity_features` asset.
 
 Runs are created as soon as an event arrives; each task runs one instance at a time across runs
 (`max_active_tis_per_dag=1`), so Feast's registry and online store see one writer. Runs do not wait on each other:
@@ -24,7 +25,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
-from driftloop_airflow.assets import CUSTOMER_FEATURES, VALIDATED_BATCHES
+from driftloop_airflow.assets import ENTITY_FEATURES, VALIDATED_BATCHES
 from driftloop_airflow.days import days_param, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
@@ -38,7 +39,7 @@ settings = get_settings()
     default_args={**DEFAULT_ARGS, "max_active_tis_per_dag": 1},
     tags=["driftloop", "features"],
     doc_md=__doc__,
-    description="Compute daily customer features, feast apply, and materialize them online.",
+    description="Compute daily per-entity features, feast apply, and materialize them online.",
     params={
         "days": days_param(
             "Days to (re)compute",
@@ -70,7 +71,7 @@ def features():
         written = []
         for day in days:
             partition = build_features_for_day(parse_day(day), settings)
-            print(f"features for {day}: {partition.rows} customers -> {partition.path}")
+            print(f"features for {day}: {partition.rows} rows -> {partition.path}")
             written.append({"day": day, "path": str(partition.path), "rows": partition.rows})
         return written
 
@@ -81,14 +82,14 @@ def features():
 
         return apply_repo(settings)
 
-    @task(outlets=[CUSTOMER_FEATURES])
+    @task(outlets=[ENTITY_FEATURES])
     def materialize(days: list[str], *, outlet_events=None) -> dict:
         """Load the days (and the overlap before them) into the online store."""
         from driftloop.dates import parse_day
         from driftloop.feature_store import materialize_days
 
         result = materialize_days([parse_day(day) for day in days], settings)
-        outlet_events[CUSTOMER_FEATURES].extra = {"days": days}
+        outlet_events[ENTITY_FEATURES].extra = {"days": days}
         print(f"materialized {result}")
         return {"days": days}
 

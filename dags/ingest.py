@@ -1,9 +1,9 @@
 """
 ### Ingest and validate the daily batch
 
-Each run handles **one day** of upstream drops: customer activity events, profile snapshots and matured churn
-labels, delivered to the landing area (a local folder, or an S3 bucket through the `aws` connection named by
-`DRIFTLOOP_AWS_CONN_ID`).
+Each run handles **one day** of upstream drops: the raw tables of the use case's spec (churn: customer activity
+events, profile snapshots and matured churn labels), delivered to the landing area (a local folder, or an S3 bucket
+through the `aws` connection named by `DRIFTLOOP_AWS_CONN_ID`).
 
 1. **wait_for_batch** defers until the day's `_SUCCESS` marker appears in landing (no worker slot held; fails after
    `DRIFTLOOP_LANDING_TIMEOUT_S`).

@@ -1,14 +1,14 @@
 """
-### Score every active customer with the champion
+### Score every entity with the champion
 
-Runs after `features` (on the `customer_features` asset) for the days it built, or by hand for any `days`
+Runs after `features` (on the `entity_features` asset) for the days it built, or by hand for any `days`
 (backfills score with the features as of their own day).
 
 **score** resolves `models:/<DRIFTLOOP_MODEL_NAME>@champion` to a concrete version (and fails clearly when there is
-none), reads the FeatureService point-in-time at the end of each day for every customer in that day's profiles,
+none), reads the FeatureService point-in-time at the end of each day for every entity with a feature row that day,
 builds the model matrix with the same function as training, checks inputs and outputs, and writes
 `predictions/dt=YYYY-MM-DD.parquet` and, when `DRIFTLOOP_PREDICTIONS_DB_URL` is set, the PostgreSQL table
-`predictions` (keyed by customer and score date). Rerunning a day replaces its predictions.
+of the use case's `[predictions] table` (keyed by entity and score date). Rerunning a day replaces its predictions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
-from driftloop_airflow.assets import CUSTOMER_FEATURES, PREDICTIONS
+from driftloop_airflow.assets import ENTITY_FEATURES, PREDICTIONS
 from driftloop_airflow.days import days_param, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
@@ -24,13 +24,13 @@ settings = get_settings()
 
 
 @dag(
-    schedule=[CUSTOMER_FEATURES],
+    schedule=[ENTITY_FEATURES],
     start_date=START_DATE,
     catchup=False,
     default_args={**DEFAULT_ARGS, "max_active_tis_per_dag": 1},
     tags=["driftloop", "model"],
     doc_md=__doc__,
-    description="Daily predictions of the champion model for every active customer.",
+    description="Daily predictions of the champion model for every entity with features.",
     params={
         "days": days_param(
             "Days to score", "YYYY-MM-DD days to (re)score. Empty: the days of the triggering features runs."
@@ -41,7 +41,7 @@ def score():
     @task
     def days_to_score(*, params=None, triggering_asset_events=None) -> list[str]:
         """The `days` param, else the days named by the triggering features runs."""
-        days = requested_days(params, triggering_asset_events, CUSTOMER_FEATURES)
+        days = requested_days(params, triggering_asset_events, ENTITY_FEATURES)
         if not days:
             raise ValueError("no days to score: trigger with the `days` param or let `features` run")
         return sorted(days)
@@ -56,7 +56,7 @@ def score():
         for day in days:
             scored = score_day(parse_day(day), settings)
             print(
-                f"{day}: {scored.rows} customers scored by {settings.model.name} v{scored.model_version} "
+                f"{day}: {scored.rows} rows scored by {settings.model.name} v{scored.model_version} "
                 f"-> {scored.path}"
                 + (f" and {scored.database_rows} rows in PostgreSQL" if scored.database_rows else "")
             )

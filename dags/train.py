@@ -1,16 +1,18 @@
 """
-### Train, register and gate the churn model
+### Train, register and gate the use case's model
 
 On `DRIFTLOOP_TRAIN_SCHEDULE` (weekly by default), by hand from the UI (params below), or triggered by another DAG
 with a conf: `retrain_on_drift` passes a `reason` and the `drift_records` it consumed, which end up as tags of the
 MLflow run and version.
 
-1. **training_set** joins the matured labels of the window with the FeatureService `customer_churn_v1`
-   point-in-time through Feast, checks there is exactly one row per label event, and snapshots it with its hash.
+1. **training_set** joins the matured labels of the window with the use case's FeatureService (churn:
+   `customer_churn_v1`) point-in-time, checks there is exactly one row per label event (or, with
+   `DRIFTLOOP_TRAINING_DROP_UNMATCHED`, drops and counts those without features), and snapshots it with its hash.
 2. **split_by_time** keeps the most recent period for testing.
 3. **train** fits XGBoost with early stopping, seeded, on the GPU when one is really there (read back from the
    booster) or the CPU; it runs in the pool and queue named by `DRIFTLOOP_TRAIN_POOL` / `DRIFTLOOP_TRAIN_QUEUE`.
-4. **evaluate** scores the model and a linear baseline on the test split, overall and per plan, region and tenure.
+4. **evaluate** scores the model and a linear baseline on the test split, overall and per slice of the spec
+   (churn: plan, region and tenure band).
 5. **register** logs params, metrics, plots, the model, the dataset lineage and the tags to MLflow and registers a
    new version with the alias `challenger`.
 6. **gate** re-scores the `champion` on the same test split and moves `champion` only if the challenger beats it by

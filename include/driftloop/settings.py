@@ -198,12 +198,18 @@ class Settings:
         }
 
 
+def usecases_dir() -> Path:
+    """Where named use cases live: ``DRIFTLOOP_USECASES_DIR``, default ``<repo>/usecases``."""
+    return Path(_env("DRIFTLOOP_USECASES_DIR", str(USECASES_DIR))).expanduser().resolve()
+
+
 def usecase_folder(value: str) -> Path:
-    """The folder of a use case: ``value`` is a name under ``<repo>/usecases/`` or a path to a folder."""
-    folder = Path(value).expanduser() if ("/" in value or value.startswith(".")) else USECASES_DIR / value
+    """The folder of a use case: ``value`` is a name under ``DRIFTLOOP_USECASES_DIR`` or a path to a folder."""
+    parent = usecases_dir()
+    folder = Path(value).expanduser() if ("/" in value or value.startswith(".")) else parent / value
     folder = folder.resolve()
     if not (folder / "usecase.toml").is_file():
-        candidates = USECASES_DIR.iterdir() if USECASES_DIR.is_dir() else []
+        candidates = parent.iterdir() if parent.is_dir() else []
         known = sorted(p.name for p in candidates if (p / "usecase.toml").is_file())
         raise ValueError(
             f"setting DRIFTLOOP_USECASE={value!r}: {folder / 'usecase.toml'} does not exist "

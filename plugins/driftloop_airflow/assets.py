@@ -23,8 +23,9 @@ RAW_BATCHES = Asset(name="raw_batches", uri=_uri(_settings.raw_uri))
 VALIDATED_BATCHES = Asset(name="validated_batches", uri=_uri(_settings.validated_dir))
 """Accepted, typed daily batches. Each event's ``extra`` names the ``day`` it accepted."""
 
-CUSTOMER_FEATURES = Asset(name="customer_features", uri=_uri(_settings.offline_store_dir))
-"""Daily customer features in the Feast offline source, materialized online. ``extra`` lists the ``days``."""
+ENTITY_FEATURES = Asset(name="entity_features", uri=_uri(_settings.offline_store_dir))
+"""Daily per-entity features of the use case in the Feast offline source, materialized online. ``extra`` lists the
+``days``."""
 
 CHAMPION_MODEL = Asset(name="champion_model", uri=f"x-mlflow-models:/{_settings.model.name}@champion")
 """The registered model version holding the ``champion`` alias (MLflow's ``models:/<name>@champion``); updated when the
@@ -32,7 +33,7 @@ gate promotes. The ``x-`` scheme marks it as not a storage URI: Airflow then ski
 unknown scheme loads every provider's normalizers (boto3 included) and added a quarter second to each DAG's parse."""
 
 PREDICTIONS = Asset(name="predictions", uri=_uri(_settings.predictions_dir))
-"""Daily predictions of the champion for every active customer. ``extra`` lists the ``days`` scored."""
+"""Daily predictions of the champion for every entity with features that day. ``extra`` lists the ``days`` scored."""
 
 DRIFT_REPORTS = Asset(name="drift_reports", uri=_uri(f"{_settings.monitoring.reports_uri}/drift"))
 """Evidently drift and quality reports, one per monitored day; each day's verdict is a drift record.

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from driftloop import lake
 from churn_usecase import CHURN
+from driftloop import lake
 from driftloop.training_set import TrainingSetIncomplete, build_training_set, check_labels_matched, label_events
 
 START = date(2026, 3, 1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from driftloop.settings import USECASES_DIR
+from driftloop.settings import usecases_dir
 
 _SPEC = '''# The {name} use case: see README "Bring your own dataset". Every field is read by driftloop's core.
 name = "{name}"
@@ -76,7 +76,7 @@ as_of_date = {{ dtype = "date", description = "The day the label describes." }}
 target = {{ dtype = "float64", description = "What the model predicts." }}
 '''
 
-_FEATURES = '''"""The {name} use case's feature function: one row per {entity} and day from the observations up to that day."""
+_FEATURES = '''"""The {name} use case's feature function: one row per {entity} and day, from its observations."""
 
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -128,12 +128,12 @@ check-usecase`. See the repository README, "Bring your own dataset", for the ste
 
 
 def create_usecase(name: str, parent: Path | None = None, entity: str = "entity", key: str = "entity_id") -> Path:
-    """Write a new use case folder ``parent/name`` (default ``<repo>/usecases/name``) from the template; refuses to
-    overwrite an existing folder."""
+    """Write a new use case folder ``parent/name`` (default ``DRIFTLOOP_USECASES_DIR/name``) from the template;
+    refuses to overwrite an existing folder."""
     for value, what in ((name, "name"), (entity, "entity"), (key, "key")):
         if not re.match(r"^[a-z][a-z0-9_]*$", value):
             raise ValueError(f"{what} {value!r} must be lower case letters, digits and _, starting with a letter")
-    folder = (parent or USECASES_DIR) / name
+    folder = (parent or usecases_dir()) / name
     if folder.exists():
         raise ValueError(f"{folder} exists already; choose another name or remove it")
     folder.mkdir(parents=True)
