@@ -24,7 +24,7 @@ description = "What one {entity} is."
 
 [label]
 table = "labels"
-as_of_column = "as_of_date"
+as_of_column = "label_date"
 horizon_days = 7             # DRIFTLOOP_LABEL_HORIZON_DAYS: labels of day d arrive in the batch of d + 7
 task_type = "regression"     # DRIFTLOOP_TASK_TYPE
 targets = {{ regression = "target" }}
@@ -67,12 +67,12 @@ value = {{ dtype = "float64", nullable = true, description = "The measured value
 [tables.labels]
 role = "labels"
 description = "Outcomes that matured today for the day horizon_days ago."
-key = ["{key}", "as_of_date"]
-day_column = "as_of_date"
+key = ["{key}", "label_date"]
+day_column = "label_date"
 
 [tables.labels.columns]
 {key} = {{ dtype = "int64", description = "The {entity}." }}
-as_of_date = {{ dtype = "date", description = "The day the label describes." }}
+label_date = {{ dtype = "date", description = "The day the label describes." }}
 target = {{ dtype = "float64", description = "What the model predicts." }}
 '''
 
