@@ -17,7 +17,9 @@ project, route, route_daily_source, route_daily_features, route_delay_v1 = decla
         Field(name="origin", dtype=String, description="Airport of departure: EWR, JFK or LGA."),
         Field(name="carrier_top", dtype=String, description="Carrier with the most flights on the route that day."),
         Field(name="distance", dtype=Float64, description="Distance of the route in miles."),
-        Field(name="weekday", dtype=Int64, description="Day of the week, 0 = Monday (the same for every row of a day)."),
+        Field(
+            name="weekday", dtype=Int64, description="Day of the week, 0 = Monday (the same for every row of a day)."
+        ),
         Field(name="flights_1d", dtype=Int64, description="Flights scheduled on the route that day."),
         Field(name="cancel_rate_1d", dtype=Float64, description="Share of the day's flights that were cancelled."),
         Field(name="dep_delay_mean_1d", dtype=Float64, description="Mean departure delay (min) of departed flights."),

@@ -40,8 +40,9 @@ RECORDED_FIRST, RECORDED_LAST = date(2013, 1, 1), date(2013, 12, 30)
 """The recorded UTC days a batch can replay: the weather of 2013-12-31 is missing from the data (and 2013-01-01 lacks
 its first hours UTC, the evening of 2012-12-31 in New York)."""
 DELAYED_MINUTES = 15.0
-DEMO_STORM_START = date(2013, 6, 24)
-"""The first of ten thunderstorm days of 2013 (mean departure delays of 30 to 56 minutes, after five calm days)."""
+DEMO_SEASON = (date(2013, 5, 20), date(2013, 8, 31))
+"""The recorded days the demo's drift day may replay: the summer's thunderstorm season."""
+CALM_MINUTES = 20.0
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -121,7 +122,12 @@ def _flights(day: date, offset: timedelta) -> pd.DataFrame:
     rows = flights[flights["day"] == pd.Timestamp(day)]
     departure = rows["scheduled_departure"] + pd.Timedelta(offset)
     flight_id = (
-        rows["carrier"] + rows["flight"].astype(str) + "_" + rows["origin"] + "_" + departure.dt.strftime("%Y-%m-%dT%H:%MZ")
+        rows["carrier"]
+        + rows["flight"].astype(str)
+        + "_"
+        + rows["origin"]
+        + "_"
+        + departure.dt.strftime("%Y-%m-%dT%H:%MZ")
     )
     frame = rows.assign(flight_id=flight_id, scheduled_departure=departure.dt.strftime(_TIMESTAMP))
     return frame[list(FLIGHTS.columns)].reset_index(drop=True)
@@ -191,18 +197,38 @@ def write_batches(landing_dir: Path, start: date, n_days: int, params: dict, set
     return [write_landing_batch(landing_dir, day, replay_day(day, offset, horizon)) for day in days]
 
 
+def storm_turn(weekday: int, clean_days: int = 4, drift_days: int = 5) -> date:
+    """The recorded day of ``weekday`` in the summer of 2013 that begins the sharpest turn from calm to storm: the
+    ``clean_days`` before it all have mean departure delays under 20 minutes, and the mean delay of the ``drift_days``
+    from it exceeds theirs the most (a Monday gives 2013-06-24, the first of ten thunderstorm days)."""
+    flights = recorded_flights()
+    daily = flights.groupby("day")["dep_delay"].mean()
+    best: tuple[float, date] | None = None
+    day = DEMO_SEASON[0]
+    while day <= DEMO_SEASON[1]:
+        if day.weekday() == weekday:
+            clean = [daily[pd.Timestamp(day - timedelta(days=i))] for i in range(1, clean_days + 1)]
+            storm = [daily[pd.Timestamp(day + timedelta(days=i))] for i in range(drift_days)]
+            gain = sum(storm) / drift_days - sum(clean) / clean_days
+            if max(clean) < CALM_MINUTES and (best is None or gain > best[0]):
+                best = (gain, day)
+        day += timedelta(days=1)
+    if best is None:
+        raise ValueError(f"no calm-to-storm turn on weekday {weekday} in {DEMO_SEASON[0]}..{DEMO_SEASON[1]}")
+    return best[1]
+
+
 def demo_params(days: list[date], drift_day: date, corrupt_day: date | None, settings) -> dict:
     """``simulate_source``'s params for ``make demo``: the replay anchored on the first day so that ``drift_day``
-    replays the recorded day with its weekday nearest to 2013-06-24, the start of the summer's thunderstorm delays.
-    The recorded data have no bad delivery in that season, so a ``corrupt_day`` is refused (the one real bad
-    delivery, 2013-02-12, can be replayed with ``recorded_start``)."""
+    replays :func:`storm_turn` of its weekday (calm clean days before it, thunderstorms from it). The recorded data
+    have no bad delivery in that season, so a ``corrupt_day`` is refused (the one real bad delivery, 2013-02-12, can
+    be replayed with ``recorded_start``)."""
     if corrupt_day is not None:
         raise ValueError(
             "the flights replay does not corrupt batches; set [demo] corrupt_day to none (DRIFTLOOP_DEMO_CORRUPT_DAY "
             "unset) or replay 2013-02-12, the real bad delivery, with recorded_start"
         )
-    shift = (drift_day.weekday() - DEMO_STORM_START.weekday() + 3) % 7 - 3
-    recorded_drift = DEMO_STORM_START + timedelta(days=shift)
+    recorded_drift = storm_turn(drift_day.weekday(), drift_days=max(1, (days[-1] - drift_day).days + 1))
     return {
         "recorded_start": (recorded_drift - (drift_day - days[0])).isoformat(),
         "anchor_day": days[0].isoformat(),
