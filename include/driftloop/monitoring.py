@@ -182,17 +182,6 @@ def judge_drift(
     )
 
 
-def drift_of_frames(
-    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], settings: Settings, thresholds: Thresholds
-) -> DriftResult:
-    """:func:`drift_report`'s verdict without a report: the same rule on distances computed directly (equal to
-    Evidently's, see :mod:`driftloop.drift_thresholds`), fast enough to measure the rule on many samples."""
-    scores = drift_thresholds.distances(reference, current, [*columns, "prediction"], categorical_columns())
-    prediction = scores.pop("prediction")
-    config = settings.monitoring
-    return judge_drift(scores, prediction, thresholds, len(reference), len(current), config)
-
-
 def drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
