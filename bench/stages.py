@@ -25,6 +25,7 @@ TARGETS = {
     "registration": 1.5,
     "scoring": 1.2,
     "drift": 3.0,
+    "drift_verdicts": 1.5,
     "daily_cycle": 1.5,
     "training_cycle": 1.5,
 }
@@ -344,6 +345,29 @@ def drift(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     )
 
 
+# --- Drift verdicts ---------------------------------------------------------------------------------------------
+def drift_verdicts(data: Dataset, repeat: int) -> StageResult:
+    """The verdict rule (calibrated thresholds, severe column, minimum rows) on clean and shifted samples of the
+    demo's world at 24..20,000 rows, 50 draws each ÷ the same draws' distances alone; the notes hold the measured
+    false-alarm and detection rates (``bench/drift_verdicts.py``; the world is its own, not ``data``)."""
+    from bench import drift_verdicts as measured
+    from driftloop.settings import load_settings
+
+    world = measured.demo_world()
+    settings = load_settings()
+    ours = measure(lambda: measured.verdict_rates(world, settings), repeat)
+    floor = measure(lambda: measured.distances_only(world), repeat)
+    rates = {r["rows"]: {k: v for k, v in r.items() if k.startswith(("calibrated.", "fixed."))} for r in ours.result}
+    return StageResult(
+        "drift_verdicts",
+        ours,
+        floor,
+        TARGETS["drift_verdicts"],
+        rows=floor.result,
+        notes={"rates": rates, "full_days": measured.full_days(world, settings)},
+    )
+
+
 # --- Whole cycles ---------------------------------------------------------------------------------------------------
 def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """A day through driftloop (validate, features, materialize, score, monitor) ÷ a plain pandas + XGBoost script
@@ -478,6 +502,7 @@ def run_all(data: Dataset, repeat: int, selected: list[str] | None = None) -> li
         "registration": lambda r: registration(data, r, prepared),
         "scoring": lambda r: scoring(data, r, prepared),
         "drift": lambda r: drift(data, r, prepared),
+        "drift_verdicts": lambda r: drift_verdicts(data, r),
         "daily_cycle": lambda r: daily_cycle(data, r, prepared),
         "training_cycle": lambda r: training_cycle(data, r, prepared),
     }

@@ -4,14 +4,19 @@
 Runs after `score` (on the `predictions` asset) for the days it scored, or by hand for any past `days`.
 
 **monitor_days** compares, for each day, the scored feature rows with the training snapshot of the version that
-scored them (Evidently; normed Wasserstein distance for numeric and Jensen-Shannon for categorical columns, thresholds
-`DRIFTLOOP_DRIFT_NUM_THRESHOLD` / `DRIFTLOOP_DRIFT_CAT_THRESHOLD`; a dataset verdict when the share of drifted
-columns reaches `DRIFTLOOP_DRIFT_SHARE`), the day's scores with the version's scores on that snapshot (prediction
+scored them, less its rows whose feature windows were incomplete (Evidently; normed Wasserstein distance for numeric
+and Jensen-Shannon for categorical columns), the day's scores with the version's scores on that snapshot (prediction
 drift), and, once labels matured, the quality of the predictions made `DRIFTLOOP_LABEL_HORIZON_DAYS` earlier against
-the version's test metric. The task log prints each day's **verdict** (`drift`, `quality_drop` or `no_drift`), the
-drifted columns and the **report location**; the HTML/JSON reports go to `DRIFTLOOP_REPORTS_URI`, the numbers to the
-MLflow experiment `<model>-monitoring`, and the verdict to a **drift record** (`DRIFTLOOP_DRIFT_DB_URL`), one per
-day and version, which `retrain_on_drift` consumes. Rerunning a day rewrites its reports and updates its record.
+the version's test metric. Each threshold is the larger of its floor (`DRIFTLOOP_DRIFT_NUM_THRESHOLD` /
+`DRIFTLOOP_DRIFT_CAT_THRESHOLD` / `DRIFTLOOP_PREDICTION_DRIFT_THRESHOLD`) and the sampling noise at the day's size,
+bootstrapped from the snapshot and cached with it (`DRIFTLOOP_DRIFT_CALIBRATION_*`). A day drifts when one column is
+beyond the severe distance (`DRIFTLOOP_DRIFT_SEVERE_THRESHOLD`), when the share of drifted columns reaches
+`DRIFTLOOP_DRIFT_SHARE`, or on prediction drift; below `DRIFTLOOP_DRIFT_MIN_ROWS` rows it is `insufficient_data`
+and triggers nothing. The task log prints each day's **verdict** (`drift`, `quality_drop`, `no_drift` or
+`insufficient_data`) with its **reasons**, the drifted columns and the **report location**; the HTML/JSON reports
+go to `DRIFTLOOP_REPORTS_URI`, the numbers to the MLflow experiment `<model>-monitoring`, and the verdict to a
+**drift record** (`DRIFTLOOP_DRIFT_DB_URL`), one per day and version, which `retrain_on_drift` consumes. Rerunning
+a day rewrites its reports and updates its record.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ def monitor():
                     "verdict": result.verdict,
                     "drift_share": result.drift.drift_share,
                     "drifted_columns": result.drift.drifted_columns,
+                    "reasons": result.reasons,
                     "report_uri": result.report_uri,
                     "record_id": result.record_id,
                 }

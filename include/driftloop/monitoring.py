@@ -2,16 +2,20 @@
 
 For a day that ``score`` wrote, against the model version that scored it:
 
-- **data drift**: the version's training snapshot (reference) against the scored feature rows (current) of the
-  day and the ``DRIFTLOOP_DRIFT_WINDOW_DAYS - 1`` days before it that the same version scored, with
-  explicit methods and thresholds per column type (settings ``DRIFTLOOP_DRIFT_*``; by default normed Wasserstein
-  distance for numeric and Jensen-Shannon distance for categorical columns, both 0.1, effect sizes that do not
-  raise false alarms just because samples are large), and a dataset verdict when the share of drifted columns
-  reaches ``DRIFTLOOP_DRIFT_SHARE``. Both sides are sampled to at most ``DRIFTLOOP_DRIFT_SAMPLE_ROWS`` rows, seeded.
-  With fewer than ``DRIFTLOOP_DRIFT_MIN_ROWS`` current rows the distances are noise, and the verdict is
-  ``insufficient_data``, never ``drift``. Columns the spec leaves out (``[monitoring]``: excluded, or constant
-  within a day such as a weekday) are not compared.
-- **prediction drift**: the version's scores on the reference against the day's scores.
+- **data drift**: the version's training snapshot (reference; only rows whose rolling feature windows were
+  complete) against the scored feature rows (current) of the day and the ``DRIFTLOOP_DRIFT_WINDOW_DAYS - 1`` days
+  before it that the same version scored, with explicit methods per column type (settings ``DRIFTLOOP_DRIFT_*``; by
+  default normed Wasserstein distance for numeric and Jensen-Shannon distance for categorical columns, effect sizes
+  that do not raise false alarms just because samples are large). Each column's threshold is the larger of its
+  effect-size floor (0.1) and the sampling noise of a clean sample of the current size, bootstrapped from the
+  reference (``driftloop.drift_thresholds``), so small samples are not told "drift" by noise. The day drifts when
+  the share of drifted columns reaches ``DRIFTLOOP_DRIFT_SHARE``, when one column is beyond the severe distance
+  (``DRIFTLOOP_DRIFT_SEVERE_THRESHOLD``, scaled like its threshold), or on prediction drift; the record names which
+  in its ``reasons``. Both sides are sampled to at most ``DRIFTLOOP_DRIFT_SAMPLE_ROWS`` rows, seeded. With fewer
+  than ``DRIFTLOOP_DRIFT_MIN_ROWS`` current rows the verdict is ``insufficient_data``, never ``drift``. Columns the
+  spec leaves out (``[monitoring]``: excluded, or constant within a day such as a weekday) are not compared.
+- **prediction drift**: the version's scores on the reference against the day's scores, with a threshold calibrated
+  the same way.
 - **model quality**, once labels matured: the predictions made ``label_horizon_days`` earlier joined with the
   labels that arrived since, compared with the version's own test metric (``DRIFTLOOP_QUALITY_DROP_TOLERANCE``).
 
@@ -31,10 +35,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from driftloop import drift_records, lake, model_registry
-from driftloop.settings import Settings, get_settings
+from driftloop import drift_records, drift_thresholds, lake, model_registry
+from driftloop.dates import as_of_timestamp
+from driftloop.drift_thresholds import Thresholds
+from driftloop.settings import MonitoringSettings, Settings, get_settings
 from driftloop.training import categorical_columns, target_column
 from driftloop.usecase.active import active_spec
+from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
 QUALITY_METRICS = {"classification": ("roc_auc", "RocAuc"), "regression": ("rmse", "RMSE")}
 MIN_CLASS_ROWS = 30
@@ -47,7 +54,7 @@ class MonitoringError(ValueError):
 
 @dataclass(frozen=True)
 class DriftResult:
-    """Data and prediction drift of one day."""
+    """Data and prediction drift of one day, judged by thresholds for its sample size."""
 
     columns: dict[str, float]
     drifted_columns: list[str]
@@ -57,6 +64,13 @@ class DriftResult:
     prediction_drifted: bool
     reference_rows: int
     current_rows: int
+    thresholds: Thresholds
+    severe_columns: list[str]
+    enough_rows: bool
+    drifted: bool
+    """Whether the day drifted: enough rows, and a severe column, the share of drifted columns or the prediction."""
+    reasons: list[str]
+    """Why the day drifted (each clause that fired), or why it could not be judged."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +84,14 @@ class MonitorResult:
     quality: dict = field(default_factory=dict)
     report_uri: str = ""
     record_id: int = 0
+    reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the task log."""
         line = (
-            f"{self.day} v{self.model_version}: verdict {self.verdict.upper()}; drift share "
+            f"{self.day} v{self.model_version}: verdict {self.verdict.upper()}"
+            + (f" ({'; '.join(self.reasons)})" if self.reasons else "")
+            + "; drift share "
             f"{self.drift.drift_share:.2f} ({len(self.drift.drifted_columns)} columns"
             + (f": {', '.join(self.drift.drifted_columns)}" if self.drift.drifted_columns else "")
             + f"), prediction drift {self.drift.prediction_drift:.3f}"
@@ -108,42 +125,103 @@ def _data_definition(columns: list[str], extra_numeric: list[str]):
     return DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
 
 
-def drift_report(
-    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], settings: Settings
-) -> tuple[object, DriftResult]:
-    """Evidently data drift of ``columns`` and prediction drift (column ``prediction`` on both sides); returns the
-    snapshot (for HTML/JSON) and the parsed result.
+def day_thresholds(
+    reference: pd.DataFrame,
+    current_rows: int,
+    columns: list[str],
+    settings: Settings,
+    cache: tuple[Path, dict] | None = None,
+) -> Thresholds:
+    """The thresholds a day of ``current_rows`` rows is judged by against ``reference`` (with its ``prediction``
+    column): see :mod:`driftloop.drift_thresholds`; ``cache`` is where and under which key they are kept."""
+    return drift_thresholds.calibrate(
+        reference, columns, categorical_columns(), current_rows, settings.monitoring, settings.model.seed, cache
+    )
 
-    The report holds the metrics Evidently's ``DataDriftPreset`` generates, with the same methods and thresholds:
-    the count and share of drifted columns and one ``ValueDrift`` per column, each shown with its own distribution
-    plots. The preset itself is not used because it computes every column's drift once more for a legacy table,
-    which it renders in place of the per-column plots its metrics already drew."""
+
+def judge_drift(
+    scores: dict[str, float],
+    prediction: float,
+    thresholds: Thresholds,
+    reference_rows: int,
+    current_rows: int,
+    config: MonitoringSettings,
+) -> DriftResult:
+    """The verdict rule on a day's distances: a column drifts at its threshold; the day drifts when one column is
+    beyond its severe distance, when the share of drifted columns reaches ``drift_share``, or when the prediction
+    drifts; with fewer than ``drift_min_rows`` current rows it cannot drift at all."""
+    columns = list(thresholds.columns)
+    drifted = [c for c in columns if scores[c] >= thresholds.columns[c]]
+    severe = [c for c in columns if scores[c] >= thresholds.severe[c]]
+    share = len(drifted) / len(columns) if columns else 0.0
+    dataset_drift = bool(columns) and share >= config.drift_share
+    prediction_drifted = prediction >= thresholds.prediction
+    enough_rows = current_rows >= config.drift_min_rows
+    if not enough_rows:
+        reasons = [f"{current_rows} current rows, fewer than DRIFTLOOP_DRIFT_MIN_ROWS={config.drift_min_rows}"]
+    else:
+        reasons = [f"severe column {c} {scores[c]:.3f} >= {thresholds.severe[c]:.3f}" for c in severe]
+        if dataset_drift:
+            reasons.append(f"drift share {share:.2f} >= {config.drift_share} ({len(drifted)} of {len(columns)})")
+        if prediction_drifted:
+            reasons.append(f"prediction drift {prediction:.3f} >= {thresholds.prediction:.3f}")
+    return DriftResult(
+        columns=scores,
+        drifted_columns=drifted,
+        drift_share=share,
+        dataset_drift=dataset_drift,
+        prediction_drift=prediction,
+        prediction_drifted=prediction_drifted,
+        reference_rows=reference_rows,
+        current_rows=current_rows,
+        thresholds=thresholds,
+        severe_columns=severe,
+        enough_rows=enough_rows,
+        drifted=enough_rows and bool(severe or dataset_drift or prediction_drifted),
+        reasons=reasons,
+    )
+
+
+def drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str],
+    settings: Settings,
+    thresholds: Thresholds | None = None,
+) -> tuple[object, DriftResult]:
+    """Evidently data drift of ``columns`` and prediction drift (column ``prediction`` on both sides), judged by
+    ``thresholds`` (default: calibrated for ``current``'s size, uncached); returns the snapshot (for HTML/JSON) and
+    the parsed result.
+
+    The report holds the metrics Evidently's ``DataDriftPreset`` generates, with the same methods and each column's
+    own threshold: the count and share of drifted columns and one ``ValueDrift`` per column, each shown with its own
+    distribution plots. The preset itself is not used because it computes every column's drift once more for a
+    legacy table, which it renders in place of the per-column plots its metrics already drew."""
     from evidently import Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 
     config = settings.monitoring
+    thresholds = thresholds or day_thresholds(reference, len(current), columns, settings)
     categories = categorical_columns()
     definition = _data_definition(columns, ["prediction"])
-    thresholds = {c: config.cat_threshold if c in categories else config.num_threshold for c in columns}
     report = Report(
         [
             DriftedColumnsCount(
                 columns=columns,
                 num_method=config.num_method,
-                num_threshold=config.num_threshold,
                 cat_method=config.cat_method,
-                cat_threshold=config.cat_threshold,
+                per_column_threshold=thresholds.columns,
                 drift_share=config.drift_share,
             ),
             *(
                 ValueDrift(
                     column=c,
                     method=config.cat_method if c in categories else config.num_method,
-                    threshold=thresholds[c],
+                    threshold=thresholds.columns[c],
                 )
                 for c in columns
             ),
-            ValueDrift(column="prediction", method=config.num_method, threshold=config.prediction_threshold),
+            ValueDrift(column="prediction", method=config.num_method, threshold=thresholds.prediction),
         ]
     )
     snapshot = report.run(
@@ -155,18 +233,19 @@ def drift_report(
         if metric["config"].get("type", "").endswith(":ValueDrift"):
             scores[metric["config"]["column"]] = float(metric["value"])
     prediction = scores.pop("prediction")
-    drifted = [c for c in columns if scores[c] >= thresholds[c]]
-    share = len(drifted) / len(columns) if columns else 0.0
-    return snapshot, DriftResult(
-        columns=scores,
-        drifted_columns=drifted,
-        drift_share=share,
-        dataset_drift=share >= config.drift_share,
-        prediction_drift=prediction,
-        prediction_drifted=prediction >= config.prediction_threshold,
-        reference_rows=len(reference),
-        current_rows=len(current),
-    )
+    return snapshot, judge_drift(scores, prediction, thresholds, len(reference), len(current), config)
+
+
+def day_verdict(drift: DriftResult, quality: dict) -> tuple[str, list[str]]:
+    """A day's verdict and its reasons: ``drift`` (see :func:`judge_drift`), else ``quality_drop`` when matured
+    quality dropped, else ``no_drift``, or ``insufficient_data`` when the day had too few rows to be judged."""
+    if drift.drifted:
+        return "drift", drift.reasons
+    insufficient = [] if drift.enough_rows else [f"insufficient data: {r}" for r in drift.reasons]
+    if quality.get("dropped"):
+        dropped = f"{quality['metric']} {quality['value']:.4f} vs test {quality['reference']:.4f} beyond tolerance"
+        return "quality_drop", [*insufficient, dropped]
+    return ("no_drift", []) if drift.enough_rows else ("insufficient_data", insufficient)
 
 
 def quality_report(labelled: pd.DataFrame, task_type: str) -> tuple[object, dict[str, float]]:
@@ -211,8 +290,18 @@ def quality_dropped(metric: str, value: float, reference: float, tolerance: floa
     return value > reference * (1.0 + tolerance)
 
 
+def complete_from(settings: Settings) -> date | None:
+    """The first day whose rolling feature windows were complete: the first day with features plus
+    ``feature_window_days - 1``; None before any features exist."""
+    days = lake.partition_days(settings.offline_store_dir)
+    return days[0] + timedelta(days=settings.feature_window_days - 1) if days else None
+
+
 def reference_frame(version, settings: Settings) -> pd.DataFrame:
-    """The training snapshot a registered version was trained on, checked against its recorded hash."""
+    """The training snapshot a registered version was trained on, checked against its recorded hash, less the rows
+    dated before :func:`complete_from`: they describe entities with truncated histories (e.g. ``active_days_30d``
+    over a few days), unlike any day monitored later. The default training window starts there already; a window
+    chosen by hand may not."""
     path, digest = version.tags.get("snapshot_path"), version.tags.get("snapshot_sha256")
     if not path or not digest:
         raise MonitoringError(f"version {version.version} has no snapshot_path/snapshot_sha256 tags to monitor against")
@@ -225,7 +314,17 @@ def reference_frame(version, settings: Settings) -> pd.DataFrame:
             f"training snapshot {snapshot} changed since version {version.version} was trained "
             f"(sha256 {actual[:12]}, recorded {digest[:12]})"
         )
-    return pd.read_parquet(snapshot)
+    frame = pd.read_parquet(snapshot)
+    first = complete_from(settings)
+    if first is None or ENTITY_TIMESTAMP not in frame.columns:
+        return frame
+    complete = frame[pd.to_datetime(frame[ENTITY_TIMESTAMP], utc=True) >= pd.Timestamp(as_of_timestamp(first))]
+    if complete.empty:
+        raise MonitoringError(
+            f"training snapshot {snapshot} of version {version.version} has no rows with complete "
+            f"{settings.feature_window_days}-day feature windows (from {first}): retrain on a later window"
+        )
+    return complete.reset_index(drop=True)
 
 
 def window_days(day: date, settings: Settings) -> list[date]:
@@ -387,7 +486,12 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
             settings.mlflow_tracking_uri, settings.model.name, version_number, reference, inputs
         )
     )
-    snapshot, drift = drift_report(reference, current, columns, settings)
+    first_complete = complete_from(settings)
+    digest = version.tags["snapshot_sha256"]
+    cache_key = {"snapshot_sha256": digest, "model_version": version_number, "complete_from": str(first_complete)}
+    cache = (settings.data_root / "drift_thresholds" / f"{digest}.json", cache_key)
+    thresholds = day_thresholds(reference, len(current), columns, settings, cache)
+    snapshot, drift = drift_report(reference, current, columns, settings, thresholds)
     name = f"dt={day.isoformat()}/{settings.model.name}_v{version_number}"
     report_uri = save_report(snapshot, f"{config.reports_uri}/drift", name)
     quality = matured_quality(day, settings)
@@ -395,13 +499,7 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     if quality is not None:
         quality_snapshot, quality_info = quality
         quality_info["report_uri"] = save_report(quality_snapshot, f"{config.reports_uri}/quality", name)
-    enough_rows = drift.current_rows >= config.drift_min_rows
-    if enough_rows and (drift.dataset_drift or drift.prediction_drifted):
-        verdict = "drift"
-    elif quality_info.get("dropped"):
-        verdict = "quality_drop"
-    else:
-        verdict = "no_drift" if enough_rows else "insufficient_data"
+    verdict, reasons = day_verdict(drift, quality_info)
     record = drift_records.upsert_record(
         config.drift_db_url,
         model_name=settings.model.name,
@@ -414,9 +512,12 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         metrics={
             "columns": drift.columns,
             "dataset_drift": drift.dataset_drift,
+            "severe_columns": drift.severe_columns,
             "prediction_drift": drift.prediction_drift,
             "prediction_drifted": drift.prediction_drifted,
+            "reasons": reasons,
             "reference_rows": drift.reference_rows,
+            "reference_complete_from": first_complete.isoformat() if first_complete else None,
             "current_rows": drift.current_rows,
             "window": {
                 "start": window_days(day, settings)[0].isoformat(),
@@ -432,6 +533,10 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
                 "cat_threshold": config.cat_threshold,
                 "drift_share": config.drift_share,
                 "prediction_threshold": config.prediction_threshold,
+                "severe_threshold": config.severe_threshold,
+                "calibration_quantile": config.calibration_quantile,
+                "calibration_draws": config.calibration_draws,
+                "calibrated": thresholds.to_json(),
             },
         },
         report_uri=report_uri,
@@ -444,6 +549,7 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         quality=quality_info,
         report_uri=report_uri,
         record_id=record.id,
+        reasons=reasons,
     )
     _log_to_mlflow(result, settings)
     return result

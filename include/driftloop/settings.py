@@ -113,6 +113,9 @@ class MonitoringSettings:
     cat_threshold: float = 0.1
     drift_share: float = 0.3
     prediction_threshold: float = 0.1
+    severe_threshold: float = 0.3
+    calibration_quantile: float = 0.99
+    calibration_draws: int = 500
     sample_rows: int = 100_000
     window_days: int = 1
     drift_min_rows: int = 500
@@ -255,7 +258,7 @@ def load_settings() -> Settings:
     # With a tracking server, artifacts go through its proxy (`mlflow server --serve-artifacts`) to its store.
     local_artifacts = str(data_root / "mlartifacts")
     artifact_root = "mlflow-artifacts:/driftloop" if is_tracking_server(tracking_uri) else local_artifacts
-    return Settings(
+    settings = Settings(
         data_root=data_root,
         usecase_dir=usecase_dir,
         offline_store_dir=data_root / "offline" / spec["feature_view"],
@@ -298,6 +301,9 @@ def load_settings() -> Settings:
             cat_threshold=_env_float("DRIFTLOOP_DRIFT_CAT_THRESHOLD", 0.1),
             drift_share=_env_float("DRIFTLOOP_DRIFT_SHARE", 0.3),
             prediction_threshold=_env_float("DRIFTLOOP_PREDICTION_DRIFT_THRESHOLD", 0.1),
+            severe_threshold=_env_float("DRIFTLOOP_DRIFT_SEVERE_THRESHOLD", 0.3),
+            calibration_quantile=_env_float("DRIFTLOOP_DRIFT_CALIBRATION_QUANTILE", 0.99),
+            calibration_draws=_env_int("DRIFTLOOP_DRIFT_CALIBRATION_DRAWS", 500),
             sample_rows=_env_int("DRIFTLOOP_DRIFT_SAMPLE_ROWS", 100_000),
             window_days=_env_int("DRIFTLOOP_DRIFT_WINDOW_DAYS", int(spec["drift_window_days"])),
             drift_min_rows=_env_int("DRIFTLOOP_DRIFT_MIN_ROWS", int(spec["drift_min_rows"])),
@@ -318,6 +324,28 @@ def load_settings() -> Settings:
             sample_rows=_env_int("DRIFTLOOP_VALIDATION_SAMPLE_ROWS", 5),
         ),
     )
+    check_monitoring(settings.monitoring)
+    return settings
+
+
+def check_monitoring(config: MonitoringSettings) -> None:
+    """Raise ValueError, naming the variable, unless the drift settings of ``config`` fit together."""
+    if config.sample_rows < config.drift_min_rows:
+        raise ValueError(
+            f"setting DRIFTLOOP_DRIFT_SAMPLE_ROWS={config.sample_rows} is below DRIFTLOOP_DRIFT_MIN_ROWS="
+            f"{config.drift_min_rows}: every day would be sampled below the rows a verdict needs and recorded as "
+            "insufficient_data; raise the sample or lower the minimum"
+        )
+    if not 0.5 <= config.calibration_quantile < 1.0:
+        raise ValueError(
+            f"setting DRIFTLOOP_DRIFT_CALIBRATION_QUANTILE={config.calibration_quantile} must be in [0.5, 1), "
+            "e.g. 0.99: the share of clean samples whose distance stays below the threshold"
+        )
+    if config.calibration_draws < 100:
+        raise ValueError(
+            f"setting DRIFTLOOP_DRIFT_CALIBRATION_DRAWS={config.calibration_draws} must be at least 100: fewer "
+            "draws cannot place a high quantile"
+        )
 
 
 @lru_cache(maxsize=1)
