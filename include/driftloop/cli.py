@@ -48,6 +48,26 @@ def _feast_yaml(args: argparse.Namespace) -> int:
     return 0
 
 
+def _champion_history(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from driftloop.model_registry import RegistryUnavailable, read_history
+
+    settings = get_settings()
+    try:
+        history = read_history(settings.mlflow_tracking_uri, args.model or settings.model.name)
+    except RegistryUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        rows = [asdict(row) for row in history.tenures()]
+        print(json.dumps({"model": history.model_name, "champion": history.champion, "history": rows}, indent=2))
+    else:
+        print(history.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
@@ -68,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "feast-yaml", help="print the feature_store.yaml of the current settings (for the feast CLI: feast -f FILE)"
     )
     feast_yaml.set_defaults(handler=_feast_yaml)
+    history = commands.add_parser(
+        "champion-history", help="which version was champion from when to when, moved by whom and why"
+    )
+    history.add_argument("--model", help="registered model name (default: DRIFTLOOP_MODEL_NAME)")
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.set_defaults(handler=_champion_history)
     return parser
 
 
