@@ -184,11 +184,11 @@ class ChampionHistory:
         rows = self.tenures()
         if not rows:
             return f"{header}\n  no recorded moves"
-        lines = [header, f"  {'version':<8} {'since':<26} {'until':<26} {'kind':<14} {'state':<18} by / why"]
+        lines = [header, f"  {'version':<8} {'since':<24} {'until':<24} {'kind':<14} {'state':<18} by / why"]
         for row in rows:
             reason = row.reason if len(row.reason) <= 160 else row.reason[:157] + "..."
             lines.append(
-                f"  {row.version:<8} {row.since:<26} {row.until or '-':<26} {row.kind:<14} {row.state:<18} "
+                f"  {row.version:<8} {row.since:<24} {row.until or '-':<24} {row.kind:<14} {row.state:<18} "
                 f"{row.actor}: {reason} (replaced {row.previous or 'none'})"
             )
         return "\n".join(lines)

@@ -107,8 +107,10 @@ def registry_calls(tracking_uri: str, what: str) -> Iterator[None]:
 def client(tracking_uri: str) -> MlflowClient:
     """An MLflow client on ``tracking_uri`` (also made the process default), with MLflow's HTTP retries and timeout
     bounded by the ``DRIFTLOOP_MLFLOW_HTTP_*`` settings (MLflow reads them from its environment variables on every
-    request)."""
+    request). A URI with credentials in it also stops MLflow from printing run links, which would show them."""
     os.environ.update(get_settings().mlflow_http_env())
+    if redacted(tracking_uri) != tracking_uri:
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     mlflow.set_tracking_uri(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri)
 
@@ -479,7 +481,7 @@ def _readable_decision(mlflow_client: MlflowClient, model_name: str, version: st
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _move_champion(mlflow_client: MlflowClient, model_name: str, event: ChampionEvent) -> None:
