@@ -225,3 +225,19 @@ def test_the_column_schema_equals_mlflow_s_inference_with_missing_values_and_cat
     schema = registry.column_schema(frame)
     assert schema == infer_signature(frame).inputs
     assert [c.required for c in schema.inputs] == [True, False, False, False, False, True]
+
+
+def test_a_champion_promoted_before_the_champion_history_can_still_be_rolled_back(tracking, tmp_path):
+    mlflow_client = registry.client(tracking)
+    mlflow_client.create_registered_model(NAME)
+    for version, tags in (
+        ("1", {"champion_since": "2026-01-01T00:00:00+00:00"}),
+        ("2", {"champion_since": "2026-02-01T00:00:00+00:00", "previous_champion": "1"}),
+    ):
+        (tmp_path / version).mkdir()
+        mlflow_client.create_model_version(NAME, str(tmp_path / version), tags=tags)
+    mlflow_client.set_registered_model_alias(NAME, "champion", "2")
+    history = registry.read_history(tracking, NAME)
+    rows = [(t.version, t.state, t.previous) for t in history.tenures()]
+    assert rows == [("1", "ended", None), ("2", "current", "1")]
+    assert registry.rollback(tracking, NAME, actor="alice", reason="legacy", request="r1") == ("2", "1")
