@@ -241,3 +241,31 @@ def test_a_champion_promoted_before_the_champion_history_can_still_be_rolled_bac
     rows = [(t.version, t.state, t.previous) for t in history.tenures()]
     assert rows == [("1", "ended", None), ("2", "current", "1")]
     assert registry.rollback(tracking, NAME, actor="alice", reason="legacy", request="r1") == ("2", "1")
+
+
+def test_a_recorded_promotion_overtaken_by_another_move_is_not_completed_later(tracking, tmp_path):
+    from driftloop.champion_history import ChampionEvent
+
+    mlflow_client = registry.client(tracking)
+    mlflow_client.create_registered_model(NAME)
+    for version in ("1", "2", "3"):
+        (tmp_path / version).mkdir()
+        mlflow_client.create_model_version(NAME, str(tmp_path / version), tags={"run_id": f"run-{version}"})
+    promote = PromotionDecision(True, ["better"])
+    assert _gate(tracking, "1", promote).previous is None
+    assert _gate(tracking, "2", promote).previous == "1"
+    # Version 3's gate died after recording its decision and its move, before moving the alias.
+    mlflow_client.set_model_version_tag(
+        NAME, "3", registry.DECISION_TAG, '{"promote": true, "reasons": ["better"], "compared_with": "2"}'
+    )
+    event = ChampionEvent(3, "3", "2", "gate", "train run run-3", "better", "2026-03-01T00:00:00.000Z", "")
+    mlflow_client.set_model_version_tag(NAME, "3", event.tag_key, event.tag_value())
+    assert registry.read_history(tracking, NAME).pending == event
+
+    # Meanwhile someone rolls back: the rollback walks the moves that happened, not version 3's.
+    assert registry.rollback(tracking, NAME, actor="ops", reason="bad", request="r1") == ("2", "1")
+    states = [(t.version, t.state) for t in registry.read_history(tracking, NAME).tenures()]
+    assert states == [("1", "ended"), ("2", "ended"), ("3", "never took effect"), ("1", "current")]
+    with pytest.raises(registry.PromotionInterrupted, match="never took effect"):
+        _gate(tracking, "3", promote)
+    assert str(registry.version_by_alias(tracking, NAME, "champion").version) == "1"
