@@ -6,7 +6,6 @@ a subprocess (so a step can be killed at that request and then retried, as Airfl
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import signal
 import socket
@@ -232,10 +231,9 @@ def mlflow_server(folder: Path) -> Iterator[int]:
 
 @dataclass(frozen=True)
 class StepResult:
-    """How a step subprocess ended: its exit status, its JSON result (None unless it finished) and its stderr."""
+    """How a step subprocess ended: its exit status and its stderr."""
 
     returncode: int
-    result: dict | None
     stderr: str
 
     @property
@@ -247,14 +245,9 @@ class StepResult:
 def run_step(proxy: FaultProxy, env: dict[str, str], *args: str, victim: bool = False) -> StepResult:
     """Run ``run_step.py args`` in a subprocess with ``env``; with ``victim`` the proxy's kill rules kill it."""
     process = subprocess.Popen(
-        [sys.executable, str(RUN_STEP), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, str(RUN_STEP), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     if victim:
         proxy.victimize(process)
-    stdout, stderr = process.communicate(timeout=300)
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    return StepResult(process.returncode, json.loads(lines[-1]) if lines and process.returncode == 0 else None, stderr)
+    _, stderr = process.communicate(timeout=300)
+    return StepResult(process.returncode, stderr)

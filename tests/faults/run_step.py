@@ -1,5 +1,5 @@
-"""Run one lifecycle step in this process, configured by the environment, and print its result as JSON: what the
-fault suite kills at a chosen request and then runs again, as an Airflow retry would.
+"""Run one lifecycle step in this process, configured by the environment, and print its result as JSON: the try the
+fault suite kills at a chosen request before retrying it, as Airflow would.
 
 ``run_step.py register FOLDER`` | ``gate FOLDER [--force]`` | ``rollback ACTOR REASON REQUEST``
 """
