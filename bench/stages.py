@@ -254,8 +254,12 @@ def registration(data: Dataset, repeat: int, prepared: dict) -> StageResult:
         return _log_and_register(model, split.test, evaluation, evaluation, training_frame, tags)
 
     ours = measure(ours_job, repeat)
-    model_registry.apply_decision(
-        settings.mlflow_tracking_uri, settings.model.name, ours.result.version, PromotionDecision(True, ["bench"])
+    model_registry.gate_version(
+        settings.mlflow_tracking_uri,
+        settings.model.name,
+        ours.result.version,
+        lambda champion: PromotionDecision(True, ["bench"]),
+        kind="force_promote",
     )
     with tempfile.TemporaryDirectory() as scratch:
         floor = measure(lambda: model.booster.save_model(Path(scratch) / "model.ubj"), repeat)

@@ -1,8 +1,11 @@
 """
 ### Roll the champion back
 
-Manual only. Moves the `champion` alias of `DRIFTLOOP_MODEL_NAME` back to the version the current champion replaced,
-and tags both versions with who did it and why (an audit trail in the MLflow registry).
+Manual only. Moves the `champion` alias of `DRIFTLOOP_MODEL_NAME` back one step of its champion history (two
+rollbacks go back two promotions; the first champion cannot be rolled back), records the move in the history with
+who did it and why before the alias moves, and tags both versions. The history is printed in the task log (also
+`driftloop champion-history`). A tracking server that does not answer fails the task, and its retries (or a cleared
+task) complete its own half-done rollback instead of going back another step.
 """
 
 from __future__ import annotations
@@ -43,15 +46,18 @@ settings = get_settings()
     },
 )
 def rollback():
-    @task(outlets=[CHAMPION_MODEL], retries=0)
-    def move_champion_back(*, params=None, outlet_events=None) -> dict:
-        """Point `champion` at the previous version and tag both versions."""
+    @task(outlets=[CHAMPION_MODEL])
+    def move_champion_back(*, params=None, outlet_events=None, **context) -> dict:
+        """Point `champion` at the previous champion of its history and tag both versions."""
+        from driftloop.model_registry import read_history
         from driftloop.model_registry import rollback as roll_back
 
+        uri, name = settings.mlflow_tracking_uri, settings.model.name
         moved_from, moved_to = roll_back(
-            settings.mlflow_tracking_uri, settings.model.name, params["requested_by"], params["reason"]
+            uri, name, params["requested_by"], params["reason"], request=f"rollback/{context['run_id']}"
         )
-        print(f"champion of {settings.model.name} moved back from version {moved_from} to {moved_to}")
+        print(f"champion of {name} moved back from version {moved_from} to {moved_to}")
+        print(read_history(uri, name).table())
         outlet_events[CHAMPION_MODEL].extra = {"version": moved_to, "rolled_back_from": moved_from}
         return {"from": moved_from, "to": moved_to}
 

@@ -17,7 +17,11 @@ MLflow run and version.
    new version with the alias `challenger`.
 6. **gate** re-scores the `champion` on the same test split and moves `champion` only if the challenger beats it by
    `DRIFTLOOP_PROMOTION_MARGIN`, is not worse beyond `DRIFTLOOP_SLICE_TOLERANCE` on any slice, and beats the
-   baseline (or `force_promote` is set). The decision and its reasons are in this task's log and on the version.
+   baseline (or `force_promote` is set). The decision and its reasons are in this task's log and on the version;
+   the move is recorded in the champion history (printed in the log) before the alias moves.
+
+Both MLflow steps are keyed on this run: a retry reuses the version, the decision and a half-done promotion of an
+earlier try. A tracking server that does not answer fails the step (to be retried); it never means "no champion".
 """
 
 from __future__ import annotations
@@ -172,6 +176,7 @@ def train():
         print(f"version {decision['version']} {verdict}:")
         for reason in decision["reasons"]:
             print(f"  - {reason}")
+        print(decision.pop("champion_history"))
         return decision
 
     @task(outlets=[CHAMPION_MODEL])

@@ -72,6 +72,26 @@ def _check_usecase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _champion_history(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from driftloop.model_registry import RegistryUnavailable, read_history
+
+    settings = get_settings()
+    try:
+        history = read_history(settings.mlflow_tracking_uri, args.model or settings.model.name)
+    except RegistryUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        rows = [asdict(row) for row in history.tenures()]
+        print(json.dumps({"model": history.model_name, "champion": history.champion, "history": rows}, indent=2))
+    else:
+        print(history.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per stage; ``simulate`` takes the active use case's source params."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
@@ -106,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         "check-usecase", help="load the active use case and check its spec, feature function and Feast definitions"
     )
     check.set_defaults(handler=_check_usecase)
+    history = commands.add_parser(
+        "champion-history", help="which version was champion from when to when, moved by whom and why"
+    )
+    history.add_argument("--model", help="registered model name (default: DRIFTLOOP_MODEL_NAME)")
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.set_defaults(handler=_champion_history)
     return parser
 
 

@@ -1,15 +1,26 @@
 """MLflow tracking and the model registry: log a training run with its lineage, register it, gate it, roll back.
 
 Versions are addressed by aliases, never by the deprecated stages: every new version gets ``challenger``; the gate
-moves ``champion`` and tags the version it replaced, so a rollback can move the alias back with an audit trail.
+moves ``champion``, and every move is recorded in the champion history (``driftloop.champion_history``) before the
+alias moves, so a rollback goes back to the real previous champion.
+
+The lifecycle fails closed. Only MLflow's answer that a model or alias does not exist means "none"; any other error
+(a 503, a refused or dropped connection, a timeout) raises RegistryUnavailable naming the tracking server, so a task
+fails (and Airflow retries it) instead of concluding there is no champion. Registration and promotion are keyed on the
+training run (``driftloop.train_run_id``) and recorded step by step, so a retry after a death at any point finds what
+an earlier try made and completes it instead of making new versions or comparing a champion with itself.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,15 +33,35 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
-from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
 from mlflow.types import ColSpec, Schema
 
+from driftloop.champion_history import PROMOTIONS, ChampionEvent, ChampionHistory, events_of_version
 from driftloop.promotion import PromotionDecision
+from driftloop.settings import get_settings
 from driftloop.training import TrainedModel, build_model_matrix, predict, target_column
 from driftloop.usecase.active import active_spec
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 PIP_REQUIREMENTS = [f"xgboost=={__import__('xgboost').__version__}", f"pandas=={pd.__version__}"]
+# The training run a version and its MLflow run were made for (the run folder's name), and the gate's decision.
+RUN_KEY_TAG = "driftloop.train_run_id"
+RUN_KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+DECISION_TAG = "driftloop.decision"
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+class RegistryUnavailable(RuntimeError):
+    """The MLflow tracking server or store did not answer (or answered with an error): nothing may be concluded."""
+
+
+class PromotionInterrupted(RuntimeError):
+    """A recorded promotion never took effect, and champion has been moved since: it is not completed."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +73,45 @@ class LoggedModel:
     version: str
 
 
+def redacted(uri: str) -> str:
+    """``uri`` without the credentials it may carry (``https://user:secret@host`` -> ``https://***@host``)."""
+    return _CREDENTIALS.sub("***@", uri)
+
+
+def is_missing(error: MlflowException) -> bool:
+    """Whether MLflow answered that the model, version or alias does not exist. MLflow 3.17 says
+    RESOURCE_DOES_NOT_EXIST for a missing model or version, and INVALID_PARAMETER_VALUE "Registered model alias ...
+    not found." for a missing alias, from the SQL store and a tracking server alike; errors of the transport (a 503
+    or a dropped connection after MLflow's retries) come as other codes."""
+    if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+        return True
+    message = str(error.message).lower()
+    return error.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE) and "alias" in message and "not found" in message
+
+
+@contextmanager
+def registry_calls(tracking_uri: str, what: str) -> Iterator[None]:
+    """Turn MLflow's errors inside the block into RegistryUnavailable saying what could not be done and which
+    tracking server (without credentials) failed."""
+    import requests
+
+    try:
+        yield
+    except (MlflowException, requests.RequestException) as error:
+        code = getattr(error, "error_code", type(error).__name__)
+        raise RegistryUnavailable(
+            f"could not {what}: the MLflow tracking server {redacted(tracking_uri)} did not answer or failed "
+            f"({code}: {redacted(str(error))})"
+        ) from None
+
+
 def client(tracking_uri: str) -> MlflowClient:
-    """An MLflow client on ``tracking_uri`` (also made the process default)."""
+    """An MLflow client on ``tracking_uri`` (also made the process default), with MLflow's HTTP retries and timeout
+    bounded by the ``DRIFTLOOP_MLFLOW_HTTP_*`` settings (MLflow reads them from its environment variables on every
+    request). A URI with credentials in it also stops MLflow from printing run links, which would show them."""
+    os.environ.update(get_settings().mlflow_http_env())
+    if redacted(tracking_uri) != tracking_uri:
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     mlflow.set_tracking_uri(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri)
 
@@ -156,40 +224,88 @@ def _training_dataset(snapshot_path: Path, snapshot_sha256: str):
     return dataset
 
 
-def _register_version(mlflow_client: MlflowClient, model_name: str, info, run_id: str, tags: dict, card: str):
+def _alias_holder(mlflow_client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
+    """The version holding ``alias``; None only when MLflow answers that the model or the alias does not exist."""
     try:
-        mlflow_client.create_registered_model(model_name)
+        return mlflow_client.get_model_version_by_alias(model_name, alias)
     except MlflowException as error:
-        if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-            raise
-    return mlflow_client.create_model_version(
-        model_name, info.model_uri, run_id=run_id, tags=tags, description=card, model_id=info.model_id
-    )
+        if is_missing(error):
+            return None
+        raise
 
 
-def log_and_register(
-    tracking_uri: str,
-    artifact_location: str,
-    model_name: str,
+def version_by_alias(tracking_uri: str, model_name: str, alias: str) -> ModelVersion | None:
+    """The version holding ``alias``, or None when the model or the alias does not exist; RegistryUnavailable when
+    the registry cannot say (a 503, a refused or dropped connection, a timeout): "no answer" never means "none"."""
+    with registry_calls(tracking_uri, f"read the {alias} of model {model_name!r}"):
+        return _alias_holder(client(tracking_uri), model_name, alias)
+
+
+def _check_run_key(run_key: str) -> None:
+    if not RUN_KEY_PATTERN.fullmatch(run_key):
+        raise ValueError(f"run key {run_key!r} must be letters, digits, '_', '.' or '-' (a training run's folder name)")
+
+
+def _versions_with_key(mlflow_client: MlflowClient, model_name: str, run_key: str) -> list[ModelVersion]:
+    """The versions registered for a training run, oldest first (search results carry no aliases)."""
+    found = mlflow_client.search_model_versions(f"name = '{model_name}' and tags.`{RUN_KEY_TAG}` = '{run_key}'")
+    return sorted(found, key=lambda v: int(v.version))
+
+
+def _keep_one(mlflow_client: MlflowClient, model_name: str, versions: list[ModelVersion]) -> ModelVersion:
+    """The oldest version of a training run, read whole; later ones (a create request MLflow's HTTP client retried
+    after the server had done it) are deleted unless an alias or a decision already refers to them."""
+    kept = mlflow_client.get_model_version(model_name, versions[0].version)
+    for duplicate in versions[1:]:
+        whole = mlflow_client.get_model_version(model_name, duplicate.version)
+        if not whole.aliases and DECISION_TAG not in whole.tags:
+            mlflow_client.delete_model_version(model_name, whole.version)
+    return kept
+
+
+def _ensure_challenger(mlflow_client: MlflowClient, model_name: str, version: ModelVersion) -> None:
+    """Give ``version`` the ``challenger`` alias unless it holds it or a newer version does already."""
+    if CHALLENGER in version.aliases:
+        return
+    holder = _alias_holder(mlflow_client, model_name, CHALLENGER)
+    if holder is None or int(holder.version) < int(version.version):
+        mlflow_client.set_registered_model_alias(model_name, CHALLENGER, version.version)
+
+
+def _finished_run(mlflow_client: MlflowClient, experiment_id: str, run_key: str) -> tuple[str, str, str] | None:
+    """(run id, model URI, model id) of a finished MLflow run an earlier try logged for ``run_key``; runs it left
+    unfinished (killed while logging) are marked FAILED."""
+    runs = mlflow_client.search_runs([experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{run_key}'")
+    finished = sorted((r for r in runs if r.info.status == "FINISHED"), key=lambda r: r.info.start_time)
+    for run in runs:
+        if run.info.status == "RUNNING":
+            mlflow_client.set_terminated(run.info.run_id, "FAILED")
+    for run in finished:
+        models = mlflow_client.search_logged_models(
+            [experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
+        )
+        if models:
+            return run.info.run_id, models[0].model_uri, models[0].model_id
+    return None
+
+
+def _log_run(
+    mlflow_client: MlflowClient,
+    experiment_id: str,
     model: TrainedModel,
     test: pd.DataFrame,
     evaluation: dict,
     baseline: dict,
-    snapshot_path: Path,
-    snapshot_sha256: str,
+    snapshot: tuple[Path, str],
     tags: dict[str, str],
-) -> LoggedModel:
-    """Log params, metrics, plots, the model (signature, example, explicit requirements), the dataset lineage and
-    tags in one MLflow run; register a new version with the ``challenger`` alias and a model card. Artifacts of a
-    new experiment go to ``artifact_location``."""
-    mlflow_client = client(tracking_uri)
-    experiment_id = _experiment_id(model_name, artifact_location)
+    card: str,
+) -> tuple[str, str, str]:
+    """Log one MLflow run (params, metrics, plots, lineage, the model); returns (run id, model URI, model id)."""
     matrix = build_model_matrix(test, model.feature_columns)
     y_pred = predict(model, test)
-    tags = {**tags, "device": model.device, "task_type": model.task_type}
-    card = model_card(model, evaluation, baseline, tags)
+    run_tags = {RUN_KEY_TAG: tags[RUN_KEY_TAG]} if RUN_KEY_TAG in tags else None
     with (
-        mlflow.start_run(experiment_id=experiment_id, run_name=tags.get("run_id")) as run,
+        mlflow.start_run(experiment_id=experiment_id, run_name=tags.get("run_id"), tags=run_tags) as run,
         tempfile.TemporaryDirectory() as scratch,
     ):
         now = int(time.time() * 1000)
@@ -200,7 +316,7 @@ def log_and_register(
             params=[Param(key, str(value)) for key, value in model.params.items()],
             tags=[RunTag(key, str(value)) for key, value in tags.items()],
         )
-        mlflow.log_input(_training_dataset(snapshot_path, snapshot_sha256), context="training")
+        mlflow.log_input(_training_dataset(*snapshot), context="training")
         folder = Path(scratch)
         _plots(model, test[target_column(model.task_type)].to_numpy(), y_pred, evaluation, folder)
         (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=float))
@@ -217,62 +333,298 @@ def log_and_register(
             input_example=matrix.head(3),
             pip_requirements=PIP_REQUIREMENTS,
         )
-    version = _register_version(mlflow_client, model_name, info, run.info.run_id, tags, card)
-    mlflow_client.set_registered_model_alias(model_name, CHALLENGER, version.version)
-    return LoggedModel(run_id=run.info.run_id, model_uri=info.model_uri, version=str(version.version))
+    return run.info.run_id, info.model_uri, info.model_id
 
 
-def version_by_alias(tracking_uri: str, model_name: str, alias: str) -> ModelVersion | None:
-    """The version holding ``alias``, or None when the model or the alias does not exist."""
-    try:
-        return client(tracking_uri).get_model_version_by_alias(model_name, alias)
-    except mlflow.exceptions.MlflowException:
-        return None
+def log_and_register(
+    tracking_uri: str,
+    artifact_location: str,
+    model_name: str,
+    model: TrainedModel,
+    test: pd.DataFrame,
+    evaluation: dict,
+    baseline: dict,
+    snapshot_path: Path,
+    snapshot_sha256: str,
+    tags: dict[str, str],
+    run_key: str | None = None,
+) -> LoggedModel:
+    """Log params, metrics, plots, the model (signature, example, explicit requirements), the dataset lineage and
+    tags in one MLflow run; register a new version with the ``challenger`` alias and a model card. Artifacts of a
+    new experiment go to ``artifact_location``.
+
+    With a ``run_key`` (the training run's folder name) this is idempotent: the run and the version carry it as the
+    tag ``driftloop.train_run_id``, and a retry returns the version an earlier try registered (giving it
+    ``challenger`` if that try died first), or registers the finished run an earlier try logged, instead of making
+    new ones. Without one, every call makes a new run and version."""
+    with registry_calls(tracking_uri, f"register a version of model {model_name!r}"):
+        mlflow_client = client(tracking_uri)
+        if run_key is not None:
+            _check_run_key(run_key)
+            tags = {**tags, RUN_KEY_TAG: run_key}
+            earlier = _versions_with_key(mlflow_client, model_name, run_key)
+            if earlier:
+                version = _keep_one(mlflow_client, model_name, earlier)
+                _ensure_challenger(mlflow_client, model_name, version)
+                return LoggedModel(run_id=version.run_id, model_uri=version.source, version=str(version.version))
+        experiment_id = _experiment_id(model_name, artifact_location)
+        tags = {**tags, "device": model.device, "task_type": model.task_type}
+        card = model_card(model, evaluation, baseline, tags)
+        logged = _finished_run(mlflow_client, experiment_id, run_key) if run_key is not None else None
+        snapshot = (snapshot_path, snapshot_sha256)
+        run_id, model_uri, model_id = logged or _log_run(
+            mlflow_client, experiment_id, model, test, evaluation, baseline, snapshot, tags, card
+        )
+        try:
+            mlflow_client.create_registered_model(model_name)
+        except MlflowException as error:
+            if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                raise
+        version = mlflow_client.create_model_version(
+            model_name, model_uri, run_id=run_id, tags=tags, description=card, model_id=model_id
+        )
+        if run_key is not None:
+            version = _keep_one(mlflow_client, model_name, _versions_with_key(mlflow_client, model_name, run_key))
+        _ensure_challenger(mlflow_client, model_name, version)
+        return LoggedModel(run_id=run_id, model_uri=model_uri, version=str(version.version))
 
 
 def predict_with_version(
     tracking_uri: str, model_name: str, version: str, frame: pd.DataFrame, feature_columns: list[str]
 ) -> np.ndarray:
     """Predictions of a registered version on feature rows, through the same model matrix as training."""
-    client(tracking_uri)
-    booster = mlflow.xgboost.load_model(f"models:/{model_name}/{version}")
+    with registry_calls(tracking_uri, f"load version {version} of model {model_name!r}"):
+        client(tracking_uri)
+        booster = mlflow.xgboost.load_model(f"models:/{model_name}/{version}")
     return booster.inplace_predict(build_model_matrix(frame, feature_columns))
 
 
-def apply_decision(tracking_uri: str, model_name: str, version: str, decision: PromotionDecision) -> str | None:
-    """Record the gate's decision on the version; on promotion move ``champion`` and tag the version it replaced.
+def _all_versions(mlflow_client: MlflowClient, model_name: str) -> list[ModelVersion]:
+    versions, token = [], None
+    while True:
+        page = mlflow_client.search_model_versions(f"name = '{model_name}'", page_token=token)
+        versions.extend(page)
+        token = page.token
+        if not token:
+            return versions
 
-    Returns the previous champion's version (None when there was none or nothing moved)."""
-    mlflow_client = client(tracking_uri)
-    mlflow_client.set_model_version_tag(
-        model_name, version, "promotion_decision", "promoted" if decision.promote else "rejected"
+
+def _legacy_promotion(version: ModelVersion) -> ChampionEvent | None:
+    """A promotion recorded only by the tags of driftloop before the champion history (``champion_since``,
+    ``previous_champion``), as an event ordered before every recorded one."""
+    since = version.tags.get("champion_since")
+    if not since:
+        return None
+    return ChampionEvent(
+        seq=0,
+        version=str(version.version),
+        previous=version.tags.get("previous_champion"),
+        kind="gate",
+        actor="driftloop (before the champion history)",
+        reason=version.tags.get("promotion_reasons", ""),
+        at=since,
+        request="",
     )
+
+
+def _read_history(mlflow_client: MlflowClient, model_name: str) -> ChampionHistory:
+    events = []
+    for version in _all_versions(mlflow_client, model_name):
+        recorded = events_of_version(str(version.version), version.tags)
+        events.extend(recorded)
+        legacy = None if any(e.is_promotion for e in recorded) else _legacy_promotion(version)
+        events.extend([legacy] if legacy else [])
+    champion = _alias_holder(mlflow_client, model_name, CHAMPION)
+    return ChampionHistory(model_name, str(champion.version) if champion else None, events)
+
+
+def read_history(tracking_uri: str, model_name: str) -> ChampionHistory:
+    """The champion history of ``model_name`` (see ``driftloop.champion_history``)."""
+    with registry_calls(tracking_uri, f"read the champion history of model {model_name!r}"):
+        return _read_history(client(tracking_uri), model_name)
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What the gate did with a version: the decision, the champion it was made against, the champion the version
+    replaced (None when not promoted or there was none), and the champion history afterwards."""
+
+    version: str
+    decision: PromotionDecision
+    compared_with: str | None
+    previous: str | None
+    history: ChampionHistory
+
+
+def recorded_decision(version: ModelVersion) -> tuple[PromotionDecision, str | None] | None:
+    """The gate decision recorded on a version and the champion it was made against, or None."""
+    raw = version.tags.get(DECISION_TAG)
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    return PromotionDecision(bool(record["promote"]), list(record["reasons"])), record["compared_with"]
+
+
+def _record_decision(
+    mlflow_client: MlflowClient, model_name: str, version: str, decision: PromotionDecision, compared_with: str | None
+) -> None:
+    """The decision as one tag (written in one request, so a retry finds all of it or none), then the readable
+    ``promotion_decision`` / ``promotion_reasons`` tags derived from it."""
+    record = {"promote": decision.promote, "reasons": decision.reasons, "compared_with": compared_with}
+    mlflow_client.set_model_version_tag(model_name, version, DECISION_TAG, json.dumps(record))
+    _readable_decision(mlflow_client, model_name, version, decision)
+
+
+def _readable_decision(mlflow_client: MlflowClient, model_name: str, version: str, decision: PromotionDecision):
+    verdict = "promoted" if decision.promote else "rejected"
+    mlflow_client.set_model_version_tag(model_name, version, "promotion_decision", verdict)
     mlflow_client.set_model_version_tag(model_name, version, "promotion_reasons", " | ".join(decision.reasons))
-    if not decision.promote:
-        return None
-    previous = version_by_alias(tracking_uri, model_name, CHAMPION)
-    mlflow_client.set_registered_model_alias(model_name, CHAMPION, version)
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    mlflow_client.set_model_version_tag(model_name, version, "champion_since", stamp)
-    if previous is None:
-        return None
-    mlflow_client.set_model_version_tag(model_name, version, "previous_champion", str(previous.version))
-    return str(previous.version)
 
 
-def rollback(tracking_uri: str, model_name: str, actor: str, reason: str) -> tuple[str, str]:
-    """Move ``champion`` back to the version it replaced; tags who and why. Returns (from_version, to_version)."""
-    mlflow_client = client(tracking_uri)
-    current = version_by_alias(tracking_uri, model_name, CHAMPION)
-    if current is None:
-        raise ValueError(f"model {model_name!r} has no champion to roll back")
-    previous = current.tags.get("previous_champion")
-    if not previous:
-        raise ValueError(f"champion version {current.version} of {model_name!r} replaced no earlier version")
-    mlflow_client.set_registered_model_alias(model_name, CHAMPION, previous)
-    audit = (
-        f"rolled back from {current.version} by {actor} at {datetime.now(UTC).isoformat(timespec='seconds')}: {reason}"
-    )
-    mlflow_client.set_model_version_tag(model_name, current.version, "rolled_back", audit)
-    mlflow_client.set_model_version_tag(model_name, previous, "restored", audit)
-    return str(current.version), previous
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _move_champion(mlflow_client: MlflowClient, model_name: str, event: ChampionEvent) -> None:
+    """Record ``event``, then move the alias, then the tags saying it moved: a death in between leaves the event
+    pending, and the retry completes it."""
+    mlflow_client.set_model_version_tag(model_name, event.version, event.tag_key, event.tag_value())
+    mlflow_client.set_registered_model_alias(model_name, CHAMPION, event.version)
+    _mark_moved(mlflow_client, model_name, event)
+
+
+def _mark_moved(mlflow_client: MlflowClient, model_name: str, event: ChampionEvent) -> None:
+    if event.is_promotion:
+        mlflow_client.set_model_version_tag(model_name, event.version, "champion_since", event.at)
+        return
+    audit = f"rolled back from {event.previous} by {event.actor} at {event.at}: {event.reason}"
+    mlflow_client.set_model_version_tag(model_name, event.previous, "rolled_back", audit)
+    mlflow_client.set_model_version_tag(model_name, event.version, "restored", audit)
+
+
+def _complete_promotion(
+    mlflow_client: MlflowClient, model_name: str, event: ChampionEvent, history: ChampionHistory
+) -> None:
+    """Finish a promotion an earlier try recorded: move the alias if it has not moved yet, then the tags."""
+    index = history.events.index(event)
+    if history.took_effect(index):
+        if history.champion == event.version:
+            _mark_moved(mlflow_client, model_name, event)
+        return
+    if history.pending != event:
+        raise PromotionInterrupted(
+            f"the promotion of version {event.version} of {model_name!r} recorded at {event.at} never took effect, "
+            f"and champion has been moved since (it is version {history.champion}): not promoting it now; train "
+            "again or force_promote"
+        )
+    mlflow_client.set_registered_model_alias(model_name, CHAMPION, event.version)
+    _mark_moved(mlflow_client, model_name, event)
+
+
+def gate_version(
+    tracking_uri: str,
+    model_name: str,
+    version: str,
+    decide: Callable[[str | None], PromotionDecision],
+    kind: str = "gate",
+) -> GateOutcome:
+    """Decide on ``version`` with ``decide(champion version or None)`` and record the decision on it; on promotion
+    record the move in the champion history (with the champion it replaces, also as the tag
+    ``previous_champion``) *before* moving ``champion``. ``kind`` is ``gate`` or ``force_promote``; who moved it is
+    the Airflow run in the version's lineage tags.
+
+    Safe to retry at any point: a decision recorded against the same champion is reused, not re-made (the champion
+    may be this very version by then); a recorded promotion is completed (alias, then tags), never recorded twice,
+    so ``previous_champion`` is never the version itself. A promotion that never took effect because champion was
+    moved since raises PromotionInterrupted. Registry errors raise RegistryUnavailable: nothing is promoted on an
+    unanswered read."""
+    if kind not in PROMOTIONS:
+        raise ValueError(f"kind {kind!r} must be one of {', '.join(PROMOTIONS)}")
+    version = str(version)
+    with registry_calls(tracking_uri, f"gate version {version} of model {model_name!r}"):
+        mlflow_client = client(tracking_uri)
+        registered = mlflow_client.get_model_version(model_name, version)
+        history = _read_history(mlflow_client, model_name)
+        recorded = recorded_decision(registered)
+        promotion = history.promotion_of(version)
+        if promotion is not None:
+            if recorded is None:
+                raise ValueError(f"version {version} of {model_name!r} has a recorded promotion but no decision")
+            _complete_promotion(mlflow_client, model_name, promotion, history)
+            _readable_decision(mlflow_client, model_name, version, recorded[0])
+            history = _read_history(mlflow_client, model_name)
+            return GateOutcome(version, recorded[0], recorded[1], promotion.previous, history)
+        if history.champion == version:
+            raise ValueError(
+                f"version {version} of {model_name!r} holds champion, but no promotion of it was recorded: it was "
+                "moved there outside driftloop"
+            )
+        if recorded is not None and recorded[1] == history.champion:
+            decision = recorded[0]
+            _readable_decision(mlflow_client, model_name, version, decision)
+        else:
+            decision = decide(history.champion)
+            _record_decision(mlflow_client, model_name, version, decision, history.champion)
+        if not decision.promote:
+            return GateOutcome(version, decision, history.champion, None, history)
+        lineage = registered.tags
+        event = ChampionEvent(
+            seq=history.next_seq,
+            version=version,
+            previous=history.champion,
+            kind=kind,
+            actor=f"{lineage.get('dag_id', 'driftloop')} run {lineage.get('run_id', '?')}",
+            reason=f"{lineage.get('reason', 'gate')}: " + " | ".join(decision.reasons),
+            at=_now(),
+            request=lineage.get(RUN_KEY_TAG, ""),
+        )
+        if event.previous is not None:
+            mlflow_client.set_model_version_tag(model_name, version, "previous_champion", event.previous)
+        _move_champion(mlflow_client, model_name, event)
+        history_after = _read_history(mlflow_client, model_name)
+        return GateOutcome(version, decision, history.champion, history.champion, history_after)
+
+
+def rollback(tracking_uri: str, model_name: str, actor: str, reason: str, request: str = "") -> tuple[str, str]:
+    """Move ``champion`` back one step of the champion history's lineage (two rollbacks go back two promotions);
+    the move is recorded in the history (who, why, ``request``) before the alias moves, and tagged on both versions.
+    Returns (from_version, to_version).
+
+    A retry with the same ``request`` (e.g. the Airflow run id) completes the rollback it recorded last instead of
+    going back another step. Fails clearly when there is no champion, when the champion is the first one,
+    or when the champion was moved outside driftloop."""
+    with registry_calls(tracking_uri, f"roll back the champion of model {model_name!r}"):
+        mlflow_client = client(tracking_uri)
+        history = _read_history(mlflow_client, model_name)
+        last = history.events[-1] if history.events else None
+        if last is not None and last.kind == "rollback" and request and last.request == request:
+            if history.pending is last:
+                mlflow_client.set_registered_model_alias(model_name, CHAMPION, last.version)
+            _mark_moved(mlflow_client, model_name, last)
+            return str(last.previous), last.version
+        current = history.champion
+        if current is None:
+            raise ValueError(f"model {model_name!r} has no champion to roll back")
+        lineage = history.lineage()
+        if not lineage or lineage[-1] != current:
+            raise ValueError(
+                f"champion version {current} of {model_name!r} was not put there by driftloop (its champion history "
+                f"ends at {lineage[-1] if lineage else 'nothing'}): move the alias by hand"
+            )
+        if len(lineage) < 2:
+            raise ValueError(
+                f"champion version {current} of {model_name!r} is its first champion: there is no earlier champion "
+                "to roll back to"
+            )
+        event = ChampionEvent(
+            seq=history.next_seq,
+            version=lineage[-2],
+            previous=current,
+            kind="rollback",
+            actor=actor,
+            reason=reason,
+            at=_now(),
+            request=request,
+        )
+        _move_champion(mlflow_client, model_name, event)
+        return current, event.version

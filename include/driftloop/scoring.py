@@ -51,7 +51,8 @@ class ScoredDay:
 
 
 def champion(settings: Settings) -> tuple[str, str]:
-    """The champion's (version, MLflow run id); fails clearly when there is none."""
+    """The champion's (version, MLflow run id); fails clearly when there is none, and raises
+    ``model_registry.RegistryUnavailable`` naming the tracking server when the registry cannot say."""
     version = model_registry.version_by_alias(settings.mlflow_tracking_uri, settings.model.name, "champion")
     if version is None:
         raise ScoringError(

@@ -152,6 +152,9 @@ class Settings:
     mlflow_tracking_uri: str
     catchup: bool
     mlflow_artifact_root: str = ""
+    mlflow_http_max_retries: int = 3
+    mlflow_http_backoff_factor: int = 1
+    mlflow_http_timeout_s: int = 60
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
@@ -190,6 +193,17 @@ class Settings:
     def landing_is_s3(self) -> bool:
         """Whether landing is an S3 bucket (read through the Airflow amazon provider) rather than a folder."""
         return self.landing_uri.startswith("s3://")
+
+    def mlflow_http_env(self) -> dict[str, str]:
+        """MLflow's own variables bounding its HTTP client: retries of a 5xx, a refused or dropped connection (waits
+        of 0, 2, 4, ... times the backoff factor, plus up to a second of jitter, or a 503's Retry-After), and the
+        timeout of each request. A refused connection then fails in about ``backoff_factor * (2 ** max_retries - 2)``
+        seconds, a server that accepts and never answers in ``(max_retries + 1) * timeout_s`` more."""
+        return {
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.mlflow_http_max_retries),
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(self.mlflow_http_backoff_factor),
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.mlflow_http_timeout_s),
+        }
 
     def feast_env(self) -> dict[str, str]:
         """Variables that ``feature_repo/feature_store.yaml`` and its definitions expand."""
@@ -279,6 +293,9 @@ def load_settings() -> Settings:
         mlflow_tracking_uri=tracking_uri,
         catchup=_env_bool("DRIFTLOOP_CATCHUP", False),
         mlflow_artifact_root=_env("DRIFTLOOP_MLFLOW_ARTIFACT_ROOT", artifact_root),
+        mlflow_http_max_retries=_env_int("DRIFTLOOP_MLFLOW_HTTP_MAX_RETRIES", 3),
+        mlflow_http_backoff_factor=_env_int("DRIFTLOOP_MLFLOW_HTTP_BACKOFF_FACTOR", 1),
+        mlflow_http_timeout_s=_env_int("DRIFTLOOP_MLFLOW_HTTP_TIMEOUT_S", 60),
         model=ModelSettings(
             name=_env("DRIFTLOOP_MODEL_NAME", spec["model_name"]),
             training_window_days=_env_int("DRIFTLOOP_TRAINING_WINDOW_DAYS", int(spec["training_window_days"])),

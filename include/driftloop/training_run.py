@@ -17,7 +17,7 @@ import xgboost as xgb
 
 from driftloop import model_registry
 from driftloop.evaluation import baseline_predictions, evaluate, evaluation_slices
-from driftloop.promotion import decide_promotion
+from driftloop.promotion import PromotionDecision, decide_promotion
 from driftloop.settings import Settings, get_settings
 from driftloop.training import (
     TrainedModel,
@@ -154,7 +154,8 @@ def step_evaluate(folder: Path, settings: Settings) -> dict:
 
 
 def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dict:
-    """Log the run to MLflow with its lineage and register a new version as ``challenger``."""
+    """Log the run to MLflow with its lineage and register a new version as ``challenger``, keyed on the run folder:
+    a retry finds the run and version an earlier try made instead of making new ones."""
     summary = json.loads((folder / "training_set.json").read_text())
     split, model = _load_split(folder), load_trained(folder)
     tags = {
@@ -176,39 +177,44 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
         Path(summary["path"]),
         summary["sha256"],
         tags,
+        run_key=folder.name,
     )
     (folder / "registered.json").write_text(json.dumps(asdict(logged)))
     return asdict(logged)
 
 
 def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
-    """Re-score the champion on the same test split, decide, and move ``champion`` when the gate says so."""
+    """Re-score the champion on the same test split, decide, and move ``champion`` when the gate says so, through
+    ``model_registry.gate_version``: a retry reuses the recorded decision and completes an interrupted promotion."""
     split, model = _load_split(folder), load_trained(folder)
     registered = json.loads((folder / "registered.json").read_text())
     uri, name = settings.mlflow_tracking_uri, settings.model.name
-    champion = model_registry.version_by_alias(uri, name, model_registry.CHAMPION)
-    champion_eval = None
-    if champion is not None:
-        scores = model_registry.predict_with_version(
-            uri, name, str(champion.version), split.test, model.feature_columns
+
+    def decide(champion: str | None) -> PromotionDecision:
+        champion_eval = None
+        if champion is not None:
+            scores = model_registry.predict_with_version(uri, name, champion, split.test, model.feature_columns)
+            target = target_column(model.task_type)
+            slices = evaluation_slices(split.test, active_spec(settings))
+            champion_eval = evaluate(model.task_type, split.test[target], scores, slices)
+        return decide_promotion(
+            json.loads((folder / "evaluation.json").read_text()),
+            champion_eval,
+            json.loads((folder / "baseline.json").read_text()),
+            model.task_type,
+            settings.model.promotion_margin,
+            settings.model.slice_tolerance,
+            force=force,
         )
-        target = target_column(model.task_type)
-        slices = evaluation_slices(split.test, active_spec(settings))
-        champion_eval = evaluate(model.task_type, split.test[target], scores, slices)
-    decision = decide_promotion(
-        json.loads((folder / "evaluation.json").read_text()),
-        champion_eval,
-        json.loads((folder / "baseline.json").read_text()),
-        model.task_type,
-        settings.model.promotion_margin,
-        settings.model.slice_tolerance,
-        force=force,
-    )
-    previous = model_registry.apply_decision(uri, name, registered["version"], decision)
+
+    kind = "force_promote" if force else "gate"
+    outcome = model_registry.gate_version(uri, name, registered["version"], decide, kind)
     return {
         "version": registered["version"],
-        "promote": decision.promote,
-        "reasons": decision.reasons,
-        "previous_champion": previous,
-        "champion_before": str(champion.version) if champion else None,
+        "promote": outcome.decision.promote,
+        "reasons": outcome.decision.reasons,
+        "previous_champion": outcome.previous,
+        "champion_before": outcome.compared_with,
+        "champion": outcome.history.champion,
+        "champion_history": outcome.history.table(),
     }

@@ -1,4 +1,5 @@
-"""MLflow: a run logs its lineage, every version starts as challenger, the gate moves champion, rollback restores."""
+"""MLflow: a run logs its lineage, every version starts as challenger, the gate moves champion and records it in the
+champion history, rollback walks that history back; a store that cannot answer is an error, never "no champion"."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from mlflow.models import infer_signature
 
 from driftloop import model_registry as registry
 from driftloop.evaluation import baseline_predictions, evaluate
-from driftloop.promotion import decide_promotion
+from driftloop.promotion import PromotionDecision, decide_promotion
 from driftloop.training import predict, time_split, train_model
 
 FEATURES = ["sessions_30d", "payment_failures_30d", "plan"]
@@ -39,7 +40,7 @@ def tracking(tmp_path):
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
-def _train_and_log(tracking, tmp_path, frame, tag_run):
+def _train_and_log(tracking, tmp_path, frame, tag_run, run_key=None):
     split = time_split(frame, "event_timestamp")
     model = train_model(split, "classification", FEATURES, {"num_boost_round": 40, "max_depth": 3}, seed=0)
     scores = predict(model, split.test)
@@ -56,7 +57,17 @@ def _train_and_log(tracking, tmp_path, frame, tag_run):
     frame.to_parquet(snapshot)
     tags = {"dag_id": "train", "run_id": tag_run, "feature_service": "customer_churn_v1", "snapshot_sha256": "ab" * 32}
     logged = registry.log_and_register(
-        tracking, str(tmp_path / "artifacts"), NAME, model, split.test, evaluation, baseline, snapshot, "ab" * 32, tags
+        tracking,
+        str(tmp_path / "artifacts"),
+        NAME,
+        model,
+        split.test,
+        evaluation,
+        baseline,
+        snapshot,
+        "ab" * 32,
+        tags,
+        run_key=run_key,
     )
     return model, split, evaluation, baseline, logged
 
@@ -81,42 +92,123 @@ def test_a_run_is_logged_with_lineage_and_registered_as_challenger(tracking, tmp
     np.testing.assert_allclose(reloaded, predict(model, split.test), rtol=1e-6)
 
 
+def _gate(tracking, version, decision, kind="gate"):
+    return registry.gate_version(tracking, NAME, version, lambda champion: decision, kind)
+
+
 def test_the_gate_moves_champion_and_a_worse_challenger_stays_registered_but_unpromoted(tracking, tmp_path):
     frame = _frame()
     _, _, first_eval, baseline, first = _train_and_log(tracking, tmp_path, frame, "run-1")
-    decision = decide_promotion(first_eval, None, baseline, "classification", 0.005, 0.05)
-    assert decision.promote
-    assert registry.apply_decision(tracking, NAME, first.version, decision) is None
+    outcome = registry.gate_version(
+        tracking,
+        NAME,
+        first.version,
+        lambda champion: decide_promotion(first_eval, champion, baseline, "classification", 0.005, 0.05),
+    )
+    assert outcome.decision.promote and outcome.previous is None and outcome.compared_with is None
     assert str(registry.version_by_alias(tracking, NAME, "champion").version) == first.version
 
     shuffled = frame.assign(churned=np.random.default_rng(1).permutation(frame["churned"].to_numpy()))
     _, split, worse_eval, _, worse = _train_and_log(tracking, tmp_path, shuffled, "run-2")
-    champion_scores = registry.predict_with_version(tracking, NAME, first.version, split.test, FEATURES)
-    champion_eval = evaluate("classification", split.test["churned"], champion_scores, split.test[["plan"]])
-    decision = decide_promotion(worse_eval, champion_eval, baseline, "classification", 0.005, 0.05)
-    assert not decision.promote
-    registry.apply_decision(tracking, NAME, worse.version, decision)
+
+    def against_the_champion(champion):
+        scores = registry.predict_with_version(tracking, NAME, champion, split.test, FEATURES)
+        champion_eval = evaluate("classification", split.test["churned"], scores, split.test[["plan"]])
+        return decide_promotion(worse_eval, champion_eval, baseline, "classification", 0.005, 0.05)
+
+    outcome = registry.gate_version(tracking, NAME, worse.version, against_the_champion)
+    assert not outcome.decision.promote and outcome.compared_with == first.version
     version = registry.client(tracking).get_model_version(NAME, worse.version)
     assert version.tags["promotion_decision"] == "rejected" and "champion" in version.tags["promotion_reasons"]
     assert str(registry.version_by_alias(tracking, NAME, "champion").version) == first.version
     assert str(registry.version_by_alias(tracking, NAME, "challenger").version) == worse.version
 
+    def must_not_be_asked(champion):
+        raise AssertionError("a recorded decision against the same champion is reused")
 
-def test_rollback_restores_the_previous_champion_with_an_audit_tag(tracking, tmp_path):
+    again = registry.gate_version(tracking, NAME, worse.version, must_not_be_asked)
+    assert again.decision == outcome.decision
+
+
+def test_rollback_walks_the_champion_history_back_and_never_past_the_first_champion(tracking, tmp_path):
     frame = _frame()
     _, _, evaluation, baseline, first = _train_and_log(tracking, tmp_path, frame, "run-1")
     forced = decide_promotion(evaluation, None, baseline, "classification", 0.0, 1.0, force=True)
-    registry.apply_decision(tracking, NAME, first.version, forced)
-    _, _, _, _, second = _train_and_log(tracking, tmp_path, frame, "run-2")
-    assert registry.apply_decision(tracking, NAME, second.version, forced) == first.version
+    _gate(tracking, first.version, forced, "force_promote")
+    second = _train_and_log(tracking, tmp_path, frame, "run-2")[-1]
+    assert _gate(tracking, second.version, forced).previous == first.version
+    third = _train_and_log(tracking, tmp_path, frame, "run-3")[-1]
+    assert _gate(tracking, third.version, forced).previous == second.version
 
-    moved = registry.rollback(tracking, NAME, actor="alice", reason="bad scores in region east")
-    assert moved == (second.version, first.version)
+    moved = registry.rollback(tracking, NAME, actor="alice", reason="bad scores in region east", request="r1")
+    assert moved == (third.version, second.version)
+    assert registry.rollback(tracking, NAME, actor="alice", reason="retried", request="r1") == moved, "no 2nd step"
+    assert registry.rollback(tracking, NAME, actor="bob", reason="still bad", request="r2") == (
+        second.version,
+        first.version,
+    )
     assert str(registry.version_by_alias(tracking, NAME, "champion").version) == first.version
-    audit = registry.client(tracking).get_model_version(NAME, second.version).tags["rolled_back"]
+    audit = registry.client(tracking).get_model_version(NAME, third.version).tags["rolled_back"]
     assert "alice" in audit and "bad scores in region east" in audit
-    with pytest.raises(ValueError, match="replaced no earlier version"):
-        registry.rollback(tracking, NAME, actor="alice", reason="again")
+    with pytest.raises(ValueError, match="is its first champion"):
+        registry.rollback(tracking, NAME, actor="alice", reason="again", request="r3")
+
+    history = registry.read_history(tracking, NAME)
+    rows = [(t.version, t.kind, t.state, t.previous) for t in history.tenures()]
+    assert rows == [
+        (first.version, "force_promote", "ended", None),
+        (second.version, "gate", "ended", first.version),
+        (third.version, "gate", "ended", second.version),
+        (second.version, "rollback", "ended", third.version),
+        (first.version, "rollback", "current", second.version),
+    ]
+    assert history.tenures()[3].actor == "alice" and history.tenures()[4].reason == "still bad"
+    assert all(t.until for t in history.tenures()[:4]) and history.tenures()[-1].until is None
+
+    # A new promotion after the rollbacks replaces the restored champion; rolling it back restores that one.
+    fourth = _train_and_log(tracking, tmp_path, frame, "run-4")[-1]
+    assert _gate(tracking, fourth.version, forced).previous == first.version
+    assert registry.rollback(tracking, NAME, actor="carol", reason="why not", request="r4") == (
+        fourth.version,
+        first.version,
+    )
+
+
+def test_registering_again_with_the_same_run_key_returns_the_same_version(tracking, tmp_path):
+    frame = _frame()
+    *_, first = _train_and_log(tracking, tmp_path, frame, "run-1", run_key="train-run-1")
+    mlflow_client = registry.client(tracking)
+    mlflow_client.delete_registered_model_alias(NAME, "challenger")
+    *_, again = _train_and_log(tracking, tmp_path, frame, "run-1", run_key="train-run-1")
+    assert again == first
+    versions = mlflow_client.search_model_versions(f"name = '{NAME}'")
+    assert [str(v.version) for v in versions] == [first.version]
+    assert mlflow_client.get_model_version(NAME, first.version).aliases == ["challenger"]
+    assert mlflow_client.get_model_version(NAME, first.version).tags[registry.RUN_KEY_TAG] == "train-run-1"
+    *_, other = _train_and_log(tracking, tmp_path, frame, "run-2", run_key="train-run-2")
+    assert other.version != first.version and other.run_id != first.run_id
+
+
+def test_a_missing_model_or_alias_is_none_but_a_store_that_cannot_answer_is_an_error(tracking, monkeypatch):
+    from driftloop.settings import get_settings
+
+    assert registry.version_by_alias(tracking, "no_such_model", "champion") is None
+    registry.client(tracking).create_registered_model(NAME)
+    assert registry.version_by_alias(tracking, NAME, "champion") is None
+
+    from native_stack import free_port
+
+    monkeypatch.setenv("DRIFTLOOP_MLFLOW_HTTP_MAX_RETRIES", "0")
+    get_settings.cache_clear()
+    closed = f"http://someone:s3cret@127.0.0.1:{free_port()}"
+    try:
+        with pytest.raises(registry.RegistryUnavailable, match=r"http://\*\*\*@127\.0\.0\.1") as raised:
+            registry.version_by_alias(closed, NAME, "champion")
+        assert "s3cret" not in str(raised.value) and "read the champion" in str(raised.value)
+        with pytest.raises(registry.RegistryUnavailable):
+            registry.gate_version(closed, NAME, "1", lambda champion: PromotionDecision(True, ["never"]))
+    finally:
+        get_settings.cache_clear()
 
 
 def test_the_column_schema_equals_mlflow_s_inference_with_missing_values_and_categories():
@@ -133,3 +225,47 @@ def test_the_column_schema_equals_mlflow_s_inference_with_missing_values_and_cat
     schema = registry.column_schema(frame)
     assert schema == infer_signature(frame).inputs
     assert [c.required for c in schema.inputs] == [True, False, False, False, False, True]
+
+
+def test_a_champion_promoted_before_the_champion_history_can_still_be_rolled_back(tracking, tmp_path):
+    mlflow_client = registry.client(tracking)
+    mlflow_client.create_registered_model(NAME)
+    for version, tags in (
+        ("1", {"champion_since": "2026-01-01T00:00:00+00:00"}),
+        ("2", {"champion_since": "2026-02-01T00:00:00+00:00", "previous_champion": "1"}),
+    ):
+        (tmp_path / version).mkdir()
+        mlflow_client.create_model_version(NAME, str(tmp_path / version), tags=tags)
+    mlflow_client.set_registered_model_alias(NAME, "champion", "2")
+    history = registry.read_history(tracking, NAME)
+    rows = [(t.version, t.state, t.previous) for t in history.tenures()]
+    assert rows == [("1", "ended", None), ("2", "current", "1")]
+    assert registry.rollback(tracking, NAME, actor="alice", reason="legacy", request="r1") == ("2", "1")
+
+
+def test_a_recorded_promotion_overtaken_by_another_move_is_not_completed_later(tracking, tmp_path):
+    from driftloop.champion_history import ChampionEvent
+
+    mlflow_client = registry.client(tracking)
+    mlflow_client.create_registered_model(NAME)
+    for version in ("1", "2", "3"):
+        (tmp_path / version).mkdir()
+        mlflow_client.create_model_version(NAME, str(tmp_path / version), tags={"run_id": f"run-{version}"})
+    promote = PromotionDecision(True, ["better"])
+    assert _gate(tracking, "1", promote).previous is None
+    assert _gate(tracking, "2", promote).previous == "1"
+    # Version 3's gate died after recording its decision and its move, before moving the alias.
+    mlflow_client.set_model_version_tag(
+        NAME, "3", registry.DECISION_TAG, '{"promote": true, "reasons": ["better"], "compared_with": "2"}'
+    )
+    event = ChampionEvent(3, "3", "2", "gate", "train run run-3", "better", "2026-03-01T00:00:00.000Z", "")
+    mlflow_client.set_model_version_tag(NAME, "3", event.tag_key, event.tag_value())
+    assert registry.read_history(tracking, NAME).pending == event
+
+    # Meanwhile someone rolls back: the rollback walks the moves that happened, not version 3's.
+    assert registry.rollback(tracking, NAME, actor="ops", reason="bad", request="r1") == ("2", "1")
+    states = [(t.version, t.state) for t in registry.read_history(tracking, NAME).tenures()]
+    assert states == [("1", "ended"), ("2", "ended"), ("3", "never took effect"), ("1", "current")]
+    with pytest.raises(registry.PromotionInterrupted, match="never took effect"):
+        _gate(tracking, "3", promote)
+    assert str(registry.version_by_alias(tracking, NAME, "champion").version) == "1"
