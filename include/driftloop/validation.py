@@ -577,10 +577,8 @@ def skipped_batch_checks(spec: TableSpec, recent: list[dict], settings: Settings
         f"{usable} non-empty accepted batches in the {rules.history_batches} days before, "
         f"{rules.min_history_batches} needed (DRIFTLOOP_VALIDATION_MIN_HISTORY_BATCHES)"
     )
-    bounds = [f"{name}={value}" for name, value in (("min_rows", spec.min_rows), ("max_rows", spec.max_rows)) if value]
-    bounds = bounds if spec.min_rows is not None or spec.max_rows is not None else []
-    if spec.min_rows == 0:
-        bounds.insert(0, "min_rows=0")
+    declared = (("min_rows", spec.min_rows), ("max_rows", spec.max_rows))
+    bounds = [f"{name}={value}" for name, value in declared if value is not None]
     instead = f"checked against {', '.join(bounds)} instead" if bounds else "no min_rows/max_rows declared to check"
     skipped = [SkippedCheck(spec.name, "row_count_vs_recent", f"{lack}; {instead}")]
     if spec.null_rate_columns:
@@ -825,7 +823,7 @@ def reference_failures(
         row_days = frame[spec.day_column].dt.date
         for column, (target, referenced) in spec.references.items():
             present = frame[column].notna()
-            bad_rows, unchecked, reasons = [], 0, set()
+            bad_rows, bad_days, unchecked, reasons = [], set(), 0, set()
             for row_day in sorted(set(row_days[present])):
                 known, own_reason = set(), ""
                 for back in range(spec.reference_history_days + 1):
@@ -842,8 +840,9 @@ def reference_failures(
                     unchecked += int(missing.sum())
                     if missing.any():
                         reasons.add(own_reason)
-                else:
+                elif missing.any():
                     bad_rows += [int(row) for row in frame.index[missing]]
+                    bad_days.add(str(row_day))
             if bad_rows:
                 history = f" or the {spec.reference_history_days} days before" if spec.reference_history_days else ""
                 failures.setdefault(spec.name, []).append(
@@ -854,7 +853,8 @@ def reference_failures(
                         column,
                         len(bad_rows),
                         _sample(raws[spec.name], bad_rows, settings.validation.sample_rows),
-                        detail=f"values not among {target}.{referenced} of the row's day{history}",
+                        detail=f"values not among {target}.{referenced} of the row's day{history} "
+                        f"({', '.join(sorted(bad_days))})",
                     )
                 )
             if unchecked:
