@@ -71,6 +71,7 @@ from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 
 from driftloop import lake, raw_zone
+from driftloop.features import feature_days_reading
 from driftloop.settings import Settings, get_settings
 from driftloop.tables import ColumnSpec, TableSpec, batch_tables
 from driftloop.usecase.active import active_spec
@@ -124,6 +125,7 @@ NAN_TEXT = {"nan", "nat"}  # lower-cased, without sign: text pandas would read a
 # A time of day followed by a UTC offset (Z, +05:00, -0300, +05) at the end of an ISO-8601 timestamp.
 UTC_OFFSET = re.compile(r"\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
 TEXT_PREVIEW = 120  # characters of a malformed line copied into a report
+RAW_MARKERS = (raw_zone.COMPLETE_MARKER, raw_zone.ACCEPTED_MANIFEST)  # files of a raw partition that are not tables
 
 
 @dataclass(frozen=True)
@@ -833,10 +835,9 @@ def reference_failures(
                     known |= values or set()
                     own_reason = reason if back == 0 else own_reason
                 missing = present & (row_days == row_day) & ~frame[column].isin(list(known))
-                rejected_here = own_reason and tables[target].batch_day_of(row_day, settings.label_horizon_days) == (
-                    batch_day
-                )
-                if own_reason and not (rejected_here and acceptance == "per_table"):
+                source_day = tables[target].batch_day_of(row_day, settings.label_horizon_days)
+                failed_here = source_day == batch_day and coerced.get(target) is None
+                if own_reason and not (failed_here and acceptance == "per_table"):
                     unchecked += int(missing.sum())
                     if missing.any():
                         reasons.add(own_reason)
@@ -863,9 +864,6 @@ def reference_failures(
                 )
                 skipped.append(SkippedCheck(spec.name, "reference_exists", reason))
     return failures, skipped
-
-
-RAW_MARKERS = (raw_zone.COMPLETE_MARKER, raw_zone.ACCEPTED_MANIFEST)
 
 
 def _quarantine(
@@ -950,8 +948,6 @@ def _accept(
 ) -> AcceptedBatch:
     """Write the accepted tables of ``delivery``, mark them in the raw partition's manifest, log what a re-delivery
     changed and which days' features read the day, and drop a stale quarantine once every table is accepted."""
-    from driftloop.features import feature_days_reading
-
     day = delivery.day
     previous = raw_zone.read_manifest(day, settings).get("tables", {})
     paths, changes, written = _write_accepted(day, typed_tables, settings)
