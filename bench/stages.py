@@ -377,7 +377,7 @@ def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """A day through driftloop (validate, features, materialize, score, monitor) ÷ a plain pandas + XGBoost script
     (read the batch and the accepted history, compute the same features, predict, KS/PSI)."""
     from bench.dataset import churn_module
-    from driftloop import lake
+    from driftloop import lake, raw_zone
     from driftloop.feature_store import materialize_days
     from driftloop.features import build_features_for_day
     from driftloop.monitoring import monitor_day
@@ -401,7 +401,7 @@ def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     columns = [c for c in model.feature_columns]
 
     def floor_job():
-        batch = lake.partition_dir(settings.raw_dir, day)
+        batch = Path(raw_zone.find_delivery(day, settings).uri)
         activity = [pd.read_csv(batch / "activity_events.csv")]
         for back in range(1, settings.feature_window_days):
             part = lake.partition_dir(settings.validated_dir / "activity_events", day - timedelta(days=back))

@@ -4,7 +4,9 @@
 Runs whenever `ingest` accepts a batch (the `validated_batches` asset); several accepted days queued together are
 processed in one run. It can also be triggered by hand with a list of `days` to recompute.
 
-1. **days_to_process** reads the accepted days from the triggering asset events (or the `days` param).
+1. **days_to_process** reads the accepted days from the triggering asset events (or the `days` param), plus every
+   accepted day whose features are older than an input they read: a re-delivered (or late) day makes the later days
+   whose feature window holds it pending, and they are rebuilt here.
 2. **build_features** runs the use case's feature function (`DRIFTLOOP_USECASE`; churn: rolling 7/30-day activity,
    tenure, plan, charges, payment failures and support contacts of every active customer) on each day, using only
    data up to that day, and writes `offline/<feature view>/dt=YYYY-MM-DD.parquet` (the Feast offline source),
@@ -64,10 +66,14 @@ def features():
 
     @task
     def build_features(days: list[str]) -> list[dict]:
-        """Write each day's feature partition to the offline store; returns the partitions written."""
+        """Write each day's feature partition to the offline store; returns the partitions written. Days already
+        scored are listed: their predictions were made from the features replaced here."""
         from driftloop.dates import parse_day
-        from driftloop.features import build_features_for_day
+        from driftloop.features import build_features_for_day, scored_days
 
+        rescored = scored_days([parse_day(day) for day in days], settings)
+        if rescored:
+            print(f"scored days affected (predicted from the features rebuilt now): {[str(d) for d in rescored]}")
         written = []
         for day in days:
             partition = build_features_for_day(parse_day(day), settings)

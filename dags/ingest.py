@@ -7,16 +7,22 @@ through the `aws` connection named by `DRIFTLOOP_AWS_CONN_ID`).
 
 1. **wait_for_batch** defers until the day's `_SUCCESS` marker appears in landing (no worker slot held; fails after
    `DRIFTLOOP_LANDING_TIMEOUT_S`).
-2. **copy_to_raw** copies the batch, as delivered, into the raw partition `dt=YYYY-MM-DD/` of `DRIFTLOOP_RAW_URI`
-   (a folder, or an S3 prefix in the production stack), replacing that partition.
-3. **validate** checks every table against its data contract (columns, types, nulls, ranges, categories, keys, the
-   day of each timestamp) and against recently accepted batches (row count, null rates). An accepted batch is written
-   typed to `validated/` and updates the `validated_batches` asset, which starts the `features` DAG. A rejected batch
-   is moved to `quarantine/dt=YYYY-MM-DD/` with a `report.json`; the task fails **without retries**, names the files
-   and checks in its log, and nothing downstream runs for that day.
+2. **copy_to_raw** copies the batch, as delivered, into a new delivery `dt=YYYY-MM-DD/delivery=<UTC time>/` of
+   `DRIFTLOOP_RAW_URI` (a folder, or an S3 prefix in the production stack); earlier deliveries of the day are kept,
+   and a copy byte-identical to the newest one is not stored again.
+3. **validate** checks every table of that delivery against its data contract (a complete file with the header's
+   field count on every row, columns, types, finite numbers, textual NaN, UTC offsets, nulls, ranges, categories,
+   keys, the day of each timestamp, references to other tables) and against the spec's bounds and recently accepted
+   batches (row count, null rates; a skipped comparison is logged). An accepted delivery is written typed to
+   `validated/` (a re-delivery logs the rows added, removed and changed, and the later days whose features are now
+   stale), marked in `raw/dt=YYYY-MM-DD/_ACCEPTED`, and updates the `validated_batches` asset, which starts the
+   `features` DAG. A rejected delivery is copied to `quarantine/dt=YYYY-MM-DD/` with a `report.json` (raw keeps it,
+   and an accepted day's validated rows stay as they were); the task fails **without retries**, names the files and
+   checks in its log, and nothing downstream runs for that day.
 
-The day processed is the start of the run's data interval, or the `day` param when given. Reruns rewrite the same
-partitions. Backfill with `airflow backfill create --dag-id ingest --from-date ... --to-date ...`.
+The day processed is the start of the run's data interval, or the `day` param when given. Clearing `validate`
+re-validates the delivery its run copied. Backfill with `airflow backfill create --dag-id ingest --from-date ...
+--to-date ...`.
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ def ingest():
 
     @task(outlets=[RAW_BATCHES])
     def copy_to_raw(day: str) -> dict:
-        """Copy the landed batch into its raw partition and return the files copied with their hashes."""
+        """Copy the landed batch into a new delivery of its raw partition; returns the delivery and the files copied
+        with their hashes."""
         import tempfile
         from pathlib import Path
 
@@ -75,24 +82,33 @@ def ingest():
         with tempfile.TemporaryDirectory() as workdir:
             source = fetch_batch(settings, batch_day, Path(workdir))
             raw = copy_batch_to_raw(batch_day, source, settings)
-        return {"day": day, "uri": raw.uri, "files": raw.files}
+        return {"day": day, "uri": raw.uri, "delivery": raw.delivery, "new": raw.new, "files": raw.files}
 
     @task(outlets=[VALIDATED_BATCHES], retries=0)
-    def validate(day: str, *, outlet_events=None) -> dict:
-        """Validate the raw batch; accept it into `validated/` or quarantine it and fail."""
+    def validate(day: str, raw: dict, *, outlet_events=None) -> dict:
+        """Validate the delivery `copy_to_raw` stored; accept it into `validated/` or quarantine it and fail."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from driftloop.dates import parse_day
         from driftloop.validation import BatchRejected, validate_batch
 
         try:
-            accepted = validate_batch(parse_day(day), settings)
+            accepted = validate_batch(parse_day(day), settings, delivery=raw["delivery"])
         except BatchRejected as rejected:
             raise AirflowFailException(str(rejected)) from rejected
-        outlet_events[VALIDATED_BATCHES].extra = {"day": day, "row_counts": accepted.row_counts}
-        return {"day": day, "row_counts": accepted.row_counts}
+        summary = {
+            "day": day,
+            "delivery": accepted.delivery,
+            "row_counts": accepted.row_counts,
+            "changes": accepted.changes,
+            "stale_feature_days": [str(d) for d in accepted.stale_feature_days],
+        }
+        outlet_events[VALIDATED_BATCHES].extra = summary
+        return summary
 
-    wait_for_batch >> copy_to_raw(BATCH_DAY) >> validate(BATCH_DAY)
+    raw = copy_to_raw(BATCH_DAY)
+    wait_for_batch >> raw
+    validate(BATCH_DAY, raw)
 
 
 ingest()

@@ -48,7 +48,7 @@ def quarantine_reasons(settings: Settings, day: date) -> list[str]:
     return [
         f"{f['file']}: {f['check']}"
         + (f" on {f['column']}" if f.get("column") else "")
-        + f" ({f['failing_count']} rows)"
+        + (f" ({f['failing_count']} rows)" if f["failing_count"] is not None else "")
         for f in report["failures"]
     ]
 

@@ -5,10 +5,14 @@ accepted batches: its ``entities`` tables as of ``d`` and its ``events`` tables 
 calendar days ending on ``d`` (``d - N + 1`` to ``d``), so a row dated ``d`` only uses data up to the end of ``d``.
 This module reads those inputs, stamps the rows with ``event_timestamp`` (the end of ``d``), and refuses to write a
 partition whose columns or types differ from the feature view declared in the use case's Feast definitions.
+
+A day's features are stale when any accepted partition they read (its entity snapshot, its window's events) is newer
+than them: a re-delivered or late day makes every later day whose window holds it pending again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -90,19 +94,43 @@ def _day_tables(spec: UseCaseSpec) -> list[TableSpec]:
     return spec.tables_with_role("entities") or spec.tables_with_role("events")
 
 
+def _input_paths(day: date, spec: UseCaseSpec, settings: Settings) -> list[Path]:
+    """The accepted partitions ``day``'s features read: each entity table's of ``day`` and each events table's of
+    the window's days (whether or not they exist)."""
+    window = [day - timedelta(days=i) for i in range(settings.feature_window_days)]
+    return [_accepted_path(table.name, day, settings) for table in spec.tables_with_role("entities")] + [
+        _accepted_path(table.name, d, settings) for table in spec.tables_with_role("events") for d in window
+    ]
+
+
 def pending_feature_days(settings: Settings | None = None) -> list[date]:
-    """Accepted days whose feature partition is missing or older than their accepted batch, oldest first."""
+    """Accepted days whose feature partition is missing or older than any accepted partition it reads (its own
+    batch, or an events batch of an earlier day in its window that was re-delivered or arrived late), oldest
+    first."""
     settings = settings or get_settings()
     spec = active_spec(settings)
-    inputs = [*spec.tables_with_role("entities"), *spec.tables_with_role("events")]
     pending = []
     for day in lake.partition_days(settings.validated_dir / _day_tables(spec)[0].name):
-        accepted = [_accepted_path(table.name, day, settings) for table in inputs]
         features = feature_partition_path(day, settings)
-        newest_input = max(p.stat().st_mtime_ns for p in accepted if p.exists())
+        newest_input = max(p.stat().st_mtime_ns for p in _input_paths(day, spec, settings) if p.exists())
         if not features.exists() or features.stat().st_mtime_ns < newest_input:
             pending.append(day)
     return pending
+
+
+def feature_days_reading(day: date, tables: Iterable[str], settings: Settings) -> list[date]:
+    """Days with a feature partition that reads ``day``'s partition of any of ``tables``: ``day`` itself for an
+    entity table, ``day`` and the later days whose window holds it for an events table; oldest first."""
+    spec = active_spec(settings)
+    roles = {spec.tables[name].role for name in tables if name in spec.tables}
+    span = settings.feature_window_days if "events" in roles else 1 if "entities" in roles else 0
+    days = [day + timedelta(days=i) for i in range(span)]
+    return [d for d in days if feature_partition_path(d, settings).exists()]
+
+
+def scored_days(days: Iterable[date], settings: Settings) -> list[date]:
+    """The days of ``days`` that were already scored (they have a predictions partition), oldest first."""
+    return sorted(d for d in days if (settings.predictions_dir / f"{lake.partition_name(d)}.parquet").exists())
 
 
 def feature_inputs(day: date, settings: Settings) -> dict[str, pd.DataFrame]:

@@ -2,8 +2,8 @@
 
 Landing may be a local folder or an S3 bucket; fetching from S3 is the Airflow layer's job (through the amazon
 provider's hook), which hands this module a local folder. The raw zone is a folder or an S3 prefix
-(``driftloop.raw_zone``). Copying replaces the day's raw partition whole, so rerunning an interval rewrites the same
-files and never duplicates them.
+(``driftloop.raw_zone``). Each copy is stored as a new delivery of the day beside the earlier ones, which are never
+replaced; a rerun that copies the same bytes again reuses the newest delivery instead of storing a duplicate.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ class BatchNotLanded(FileNotFoundError):
 
 @dataclass(frozen=True)
 class RawBatch:
-    """A batch copied into the raw zone: its partition (folder or ``s3://`` URI) and, per file, its size in bytes and
-    SHA-256."""
+    """A batch copied into the raw zone: its delivery (name and folder or ``s3://`` URI), whether the copy stored it
+    (False: the newest delivery already held these bytes) and, per file, its size in bytes and SHA-256."""
 
     day: date
     uri: str
+    delivery: str
+    new: bool
     files: dict[str, dict[str, int | str]]
 
 
@@ -60,7 +62,7 @@ def write_landing_batch(landing_dir: Path, day: date, tables: dict) -> Path:
 
 
 def copy_batch_to_raw(day: date, source_dir: Path, settings: Settings | None = None) -> RawBatch:
-    """Copy the table files of ``source_dir`` (a landed batch) into the raw partition of ``day``, replacing it.
+    """Copy the table files of ``source_dir`` (a landed batch) into a new delivery of ``day`` in the raw zone.
 
     The batch must carry its ``_SUCCESS`` marker. Table files missing from the batch are not invented here: the
     validation stage rejects the batch and names them. Files that are not tables of the contract are ignored.
@@ -79,9 +81,13 @@ def copy_batch_to_raw(day: date, source_dir: Path, settings: Settings | None = N
         data = source.read_bytes()
         copied[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         sources[name] = source
-    target = raw_zone.write_partition(day, sources, settings)
+    delivery, new = raw_zone.write_delivery(day, sources, settings)
     ignored = sorted(p.name for p in source_dir.iterdir() if p.name not in copied and p.name != BATCH_MARKER)
     if ignored:
         log.info("ignored files outside the contract in %s: %s", source_dir, ", ".join(ignored))
-    log.info("copied batch %s into %s: %s", day, target, ", ".join(f"{k} ({v['bytes']} B)" for k, v in copied.items()))
-    return RawBatch(day=day, uri=target, files=copied)
+    sizes = ", ".join(f"{k} ({v['bytes']} B)" for k, v in copied.items())
+    if new:
+        log.info("copied batch %s into %s: %s", day, delivery.uri, sizes)
+    else:
+        log.info("batch %s is byte-identical to its newest delivery %s; not stored again: %s", day, delivery.uri, sizes)
+    return RawBatch(day=day, uri=delivery.uri, delivery=delivery.name, new=new, files=copied)

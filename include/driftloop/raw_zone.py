@@ -1,23 +1,48 @@
-"""The raw zone: each day's batch as delivered, in ``<DRIFTLOOP_RAW_URI>/dt=YYYY-MM-DD/``, a folder or an S3 prefix.
+"""The raw zone: every delivery of each day's batch, as delivered, in ``<DRIFTLOOP_RAW_URI>/dt=YYYY-MM-DD/``.
 
 Raw is the record of what was delivered; every later zone can be rebuilt from it, so the production stack keeps it
-in S3. Writing a day's partition replaces it whole (on S3: the batch's files are uploaded, then any other object of
-the partition is deleted), so a rerun never leaves files of an older delivery behind. Validation reads a partition
-through :func:`fetched_partition`, a local folder (the partition itself, or a download of it). S3 is reached through
-boto3's default credentials and endpoint (``AWS_*`` variables), as the reports are.
+in S3 (a folder works the same). Nothing in it is ever replaced or deleted: each delivery of a day gets its own
+folder ``dt=D/delivery=<UTC time>/`` (``delivery=20260504T081500.123456Z``) holding its table files and, written
+last, the ``_SUCCESS`` marker, so a delivery whose upload was cut short is never read. A delivery byte-identical to
+the newest one of the day (a rerun of the same ingest) is not stored twice.
+
+Which delivery of a day validation accepted is recorded in ``dt=D/_ACCEPTED`` (JSON: per table, the delivery its
+validated rows come from, and the checks that were skipped). A partition written before deliveries were kept holds
+its files directly in ``dt=D/``; it reads as one delivery, older than any other, named ``legacy``.
+
+Validation reads a delivery through :func:`fetched_delivery`, a local folder (the delivery itself, or a download of
+it). S3 is reached through boto3's default credentials and endpoint (``AWS_*`` variables), as the reports are.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from driftloop import lake
 from driftloop.settings import Settings
+
+DELIVERY_PREFIX = "delivery="
+DELIVERY_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+LEGACY_DELIVERY = "legacy"
+COMPLETE_MARKER = "_SUCCESS"
+ACCEPTED_MANIFEST = "_ACCEPTED"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a day's batch in the raw zone: its day, its name (``delivery=<UTC time>`` or ``legacy``) and
+    where it is (a folder path or an ``s3://`` URI ending in ``/``)."""
+
+    day: date
+    name: str
+    uri: str
 
 
 def _is_s3(uri: str) -> bool:
@@ -48,55 +73,141 @@ def partition_uri(day: date, settings: Settings) -> str:
     return str(lake.partition_dir(Path(settings.raw_uri), day))
 
 
-def write_partition(day: date, files: Mapping[str, Path], settings: Settings) -> str:
-    """Replace ``day``'s raw partition with ``files`` (name in the partition -> local source file); returns its URI."""
+def _delivery_uri(day: date, name: str, settings: Settings) -> str:
+    base = partition_uri(day, settings)
+    if name == LEGACY_DELIVERY:
+        return base
+    return f"{base}{name}/" if _is_s3(settings.raw_uri) else str(Path(base) / name)
+
+
+def _entries(day: date, settings: Settings) -> dict[str, set[str]]:
+    """Names directly in the partition (``""``: the partition's own files) -> the file names below them."""
+    entries: dict[str, set[str]] = {}
+    if _is_s3(settings.raw_uri):
+        bucket, prefix = _bucket_and_prefix(day, settings)
+        for key in _keys(bucket, prefix):
+            head, _, rest = key.removeprefix(prefix).partition("/")
+            folder, name = (head, rest) if rest else ("", head)
+            entries.setdefault(folder, set()).add(name)
+        return entries
+    folder = lake.partition_dir(Path(settings.raw_uri), day)
+    if not folder.is_dir():
+        return entries
+    for entry in folder.iterdir():
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            entries[entry.name] = {p.name for p in entry.iterdir() if p.is_file()}
+        else:
+            entries.setdefault("", set()).add(entry.name)
+    return entries
+
+
+def deliveries(day: date, settings: Settings) -> list[Delivery]:
+    """Every complete delivery of ``day``, oldest first (a legacy partition's files count as the oldest)."""
+    entries = _entries(day, settings)
+    names = sorted(
+        folder for folder, files in entries.items() if folder.startswith(DELIVERY_PREFIX) and COMPLETE_MARKER in files
+    )
+    if entries.get("", set()) - {ACCEPTED_MANIFEST}:
+        names.insert(0, LEGACY_DELIVERY)
+    return [Delivery(day, name, _delivery_uri(day, name, settings)) for name in names]
+
+
+def find_delivery(day: date, settings: Settings, name: str | None = None) -> Delivery:
+    """The delivery ``name`` of ``day``, or its newest one; FileNotFoundError naming the partition when absent."""
+    found = deliveries(day, settings)
+    if name is not None:
+        found = [delivery for delivery in found if delivery.name == name]
+    if not found:
+        wanted = f"delivery {name}" if name else "delivery"
+        raise FileNotFoundError(
+            f"no raw batch for {day}: {partition_uri(day, settings)} holds no complete {wanted} "
+            "(copy the batch to raw first)"
+        )
+    return found[-1]
+
+
+def _delivery_name(day: date, settings: Settings, delivered_at: datetime | None) -> str:
+    """A new delivery's name: its UTC time, moved a microsecond past the newest delivery's when not later."""
+    moment = (delivered_at or datetime.now(UTC)).astimezone(UTC)
+    stamped = [d.name for d in deliveries(day, settings) if d.name != LEGACY_DELIVERY]
+    if stamped:
+        newest = datetime.strptime(stamped[-1].removeprefix(DELIVERY_PREFIX), DELIVERY_TIME_FORMAT).replace(tzinfo=UTC)
+        moment = max(moment, newest + timedelta(microseconds=1))
+    return DELIVERY_PREFIX + moment.strftime(DELIVERY_TIME_FORMAT)
+
+
+def _same_files(delivery: Delivery, files: Mapping[str, Path], settings: Settings) -> bool:
+    """Whether ``delivery`` holds exactly ``files`` (names and bytes)."""
+    with fetched_delivery(delivery, settings) as folder:
+        held = {p.name for p in folder.iterdir() if p.is_file() and p.name != COMPLETE_MARKER}
+        if held != set(files):
+            return False
+        return all((folder / name).read_bytes() == Path(source).read_bytes() for name, source in files.items())
+
+
+def write_delivery(
+    day: date, files: Mapping[str, Path], settings: Settings, delivered_at: datetime | None = None
+) -> tuple[Delivery, bool]:
+    """Store ``files`` (name in the delivery -> local source file) as a new delivery of ``day``; returns it and
+    whether it is new (False: the newest delivery already held exactly these bytes, and is returned).
+
+    Older deliveries are left as they are; the ``_SUCCESS`` marker is written last."""
+    existing = deliveries(day, settings)
+    if existing and _same_files(existing[-1], files, settings):
+        return existing[-1], False
+    name = _delivery_name(day, settings, delivered_at)
+    delivery = Delivery(day, name, _delivery_uri(day, name, settings))
     if not _is_s3(settings.raw_uri):
-        target = lake.partition_dir(Path(settings.raw_uri), day)
-        with lake.replace_dir(target) as scratch:
-            for name, source in files.items():
-                shutil.copyfile(source, scratch / name)
-        return str(target)
+        with lake.replace_dir(Path(delivery.uri)) as scratch:
+            for file_name, source in files.items():
+                shutil.copyfile(source, scratch / file_name)
+            (scratch / COMPLETE_MARKER).write_bytes(b"")
+        return delivery, True
     bucket, prefix = _bucket_and_prefix(day, settings)
     client = _s3()
-    for name, source in files.items():
-        client.upload_file(str(source), bucket, prefix + name)
-    stale = [key for key in _keys(bucket, prefix) if key.removeprefix(prefix) not in files]
-    for key in stale:
-        client.delete_object(Bucket=bucket, Key=key)
-    return f"s3://{bucket}/{prefix}"
+    for file_name, source in files.items():
+        client.upload_file(str(source), bucket, f"{prefix}{name}/{file_name}")
+    client.put_object(Bucket=bucket, Key=f"{prefix}{name}/{COMPLETE_MARKER}", Body=b"")
+    return delivery, True
 
 
 @contextmanager
-def fetched_partition(day: date, settings: Settings) -> Iterator[Path]:
-    """A local folder holding ``day``'s raw partition: the folder itself, or a download removed afterwards.
-
-    Raises FileNotFoundError when the partition does not exist (an empty S3 prefix does not exist).
-    """
+def fetched_delivery(delivery: Delivery, settings: Settings) -> Iterator[Path]:
+    """A local folder holding ``delivery``'s files: the folder itself, or a download removed afterwards (the
+    ``_ACCEPTED`` manifest of a legacy partition is left out)."""
     if not _is_s3(settings.raw_uri):
-        folder = lake.partition_dir(Path(settings.raw_uri), day)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"no raw batch for {day}: {folder} does not exist (copy the batch to raw first)")
-        yield folder
+        yield Path(delivery.uri)
         return
-    bucket, prefix = _bucket_and_prefix(day, settings)
-    keys = _keys(bucket, prefix)
-    if not keys:
-        raise FileNotFoundError(
-            f"no raw batch for {day}: s3://{bucket}/{prefix} holds no objects (copy the batch to raw first)"
-        )
-    with tempfile.TemporaryDirectory(prefix=f"raw-{day}-") as scratch:
+    bucket, prefix = _bucket_and_prefix(delivery.day, settings)
+    folder = "" if delivery.name == LEGACY_DELIVERY else f"{delivery.name}/"
+    with tempfile.TemporaryDirectory(prefix=f"raw-{delivery.day}-") as scratch:
         client = _s3()
-        for key in keys:
-            client.download_file(bucket, key, str(Path(scratch) / key.removeprefix(prefix)))
+        for key in _keys(bucket, prefix + folder):
+            name = key.removeprefix(prefix + folder)
+            if "/" not in name and name != ACCEPTED_MANIFEST:
+                client.download_file(bucket, key, str(Path(scratch) / name))
         yield Path(scratch)
 
 
-def remove_partition(day: date, settings: Settings) -> None:
-    """Delete ``day``'s raw partition (after it was moved to quarantine); nothing happens when it is absent."""
-    if not _is_s3(settings.raw_uri):
-        shutil.rmtree(lake.partition_dir(Path(settings.raw_uri), day), ignore_errors=True)
+def read_manifest(day: date, settings: Settings) -> dict:
+    """``day``'s ``_ACCEPTED`` manifest (``{"tables": {table: {"delivery": name, "rows": n}}, ...}``), or ``{}``."""
+    if _is_s3(settings.raw_uri):
+        bucket, prefix = _bucket_and_prefix(day, settings)
+        if not _keys(bucket, prefix + ACCEPTED_MANIFEST):
+            return {}
+        return json.loads(_s3().get_object(Bucket=bucket, Key=prefix + ACCEPTED_MANIFEST)["Body"].read())
+    path = lake.partition_dir(Path(settings.raw_uri), day) / ACCEPTED_MANIFEST
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write_manifest(day: date, manifest: dict, settings: Settings) -> None:
+    """Replace ``day``'s ``_ACCEPTED`` manifest (the same content gives the same bytes)."""
+    body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    if _is_s3(settings.raw_uri):
+        bucket, prefix = _bucket_and_prefix(day, settings)
+        _s3().put_object(Bucket=bucket, Key=prefix + ACCEPTED_MANIFEST, Body=body)
         return
-    bucket, prefix = _bucket_and_prefix(day, settings)
-    client = _s3()
-    for key in _keys(bucket, prefix):
-        client.delete_object(Bucket=bucket, Key=key)
+    with lake.replace_file(lake.partition_dir(Path(settings.raw_uri), day) / ACCEPTED_MANIFEST) as scratch:
+        scratch.write_bytes(body)

@@ -23,6 +23,8 @@ from driftloop.usecase.spec import read_spec_document
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USECASES_DIR = REPO_ROOT / "usecases"
 TASK_TYPES = ("classification", "regression")
+TEXTUAL_NAN_POLICIES = ("reject", "null")
+NAIVE_TIMESTAMP_POLICIES = ("reject", "utc")
 
 
 def _env(name: str, default: str) -> str:
@@ -55,6 +57,13 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"setting {name}={raw!r} is not a boolean (true/false)")
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default).lower()
+    if value not in choices:
+        raise ValueError(f"setting {name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
 def is_database_url(value: str) -> bool:
     """Whether ``value`` is a SQLAlchemy database URL (``postgresql://``, ``postgresql+psycopg2://``, ``sqlite://``,
     ...) rather than a path."""
@@ -74,7 +83,9 @@ def _schedule(raw: str) -> str | None:
 
 @dataclass(frozen=True)
 class ValidationSettings:
-    """Thresholds of the batch-level checks that compare a batch with recently accepted ones."""
+    """Thresholds of the batch-level checks that compare a batch with recently accepted ones, and the policies for
+    textual NaN (``reject`` or read as ``null``) and for timestamps without a UTC offset (``reject`` or take as
+    ``utc``)."""
 
     history_batches: int = 7
     min_history_batches: int = 3
@@ -82,6 +93,8 @@ class ValidationSettings:
     row_count_max_ratio: float = 2.0
     null_rate_tolerance: float = 0.10
     sample_rows: int = 5
+    textual_nan: str = "reject"
+    naive_timestamps: str = "reject"
 
 
 @dataclass(frozen=True)
@@ -339,6 +352,8 @@ def load_settings() -> Settings:
             row_count_max_ratio=_env_float("DRIFTLOOP_VALIDATION_ROW_COUNT_MAX_RATIO", 2.0),
             null_rate_tolerance=_env_float("DRIFTLOOP_VALIDATION_NULL_RATE_TOLERANCE", 0.10),
             sample_rows=_env_int("DRIFTLOOP_VALIDATION_SAMPLE_ROWS", 5),
+            textual_nan=_env_choice("DRIFTLOOP_VALIDATION_TEXTUAL_NAN", "reject", TEXTUAL_NAN_POLICIES),
+            naive_timestamps=_env_choice("DRIFTLOOP_VALIDATION_NAIVE_TIMESTAMPS", "reject", NAIVE_TIMESTAMP_POLICIES),
         ),
     )
     check_monitoring(settings.monitoring)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from churn_usecase import SimulationConfig, simulate_days, simulate_to_landing
 from dagruns import run_dag, tree_digest
-from driftloop import lake
+from driftloop import lake, raw_zone
 from driftloop.dates import day_range
+from driftloop.settings import load_settings
 
 pytestmark = pytest.mark.integration
 
@@ -77,11 +79,15 @@ def test_clean_days_are_accepted_and_the_corrupt_day_fails_at_validation(pipelin
 
 def test_raw_zone_holds_each_accepted_batch_as_delivered(pipeline):
     root = pipeline["root"]
+    settings = load_settings()
     for day in pipeline["accepted"]:
+        [delivery] = raw_zone.deliveries(day, settings)
+        assert {entry["delivery"] for entry in raw_zone.read_manifest(day, settings)["tables"].values()} == {
+            delivery.name
+        }
         for name in ("activity_events.csv", "customer_profiles.csv", "churn_labels.csv"):
-            raw = lake.partition_dir(root / "raw", day) / name
             landed = lake.partition_dir(root / "landing", day) / name
-            assert raw.read_bytes() == landed.read_bytes()
+            assert (Path(delivery.uri) / name).read_bytes() == landed.read_bytes()
 
 
 def test_validated_tables_hold_exactly_the_simulated_rows(pipeline):
@@ -101,7 +107,9 @@ def test_the_corrupt_batch_is_quarantined_with_its_reason_and_nothing_downstream
     checks = {(f["table"], f["check"]) for f in report["failures"]}
     assert ("activity_events", "row_count_vs_recent") in checks
     assert (quarantined / "activity_events.csv").exists()
-    assert not lake.partition_dir(root / "raw", CORRUPT_DAY).exists()
+    [delivery] = raw_zone.deliveries(CORRUPT_DAY, load_settings())
+    assert report["delivery"] == delivery.name, "the rejected delivery stays in raw"
+    assert raw_zone.read_manifest(CORRUPT_DAY, load_settings()) == {}, "and is not marked accepted"
     assert not (lake.partition_dir(root / "validated" / "activity_events", CORRUPT_DAY)).exists()
     assert not (root / "offline" / "customer_daily_features" / f"{lake.partition_name(CORRUPT_DAY)}.parquet").exists()
 

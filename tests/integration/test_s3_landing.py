@@ -2,7 +2,7 @@
 
 The batch's marker is uploaded only after the sensor has deferred, so the run proves the whole path of the production
 stack: the ``S3KeyTrigger`` polls the endpoint, the sensor resumes, ``copy_to_raw`` downloads through ``S3Hook`` and
-uploads the batch into the raw zone's S3 prefix, and ``validate`` reads it from there and accepts it.
+uploads the batch as a delivery into the raw zone's S3 prefix, and ``validate`` reads it from there and accepts it.
 """
 
 from __future__ import annotations
@@ -106,8 +106,11 @@ def test_ingest_waits_for_an_s3_batch_then_copies_and_validates_it(airflow_db, s
     assert result.state == "success", result.tasks
     assert delivered_at and result.ended["wait_for_batch"] >= delivered_at[0], "the sensor must wait for the marker"
     raw = sorted(item["Key"] for item in client.list_objects_v2(Bucket=BUCKET, Prefix="raw/")["Contents"])
-    assert raw == [f"raw/dt={DAY}/{path.name}" for path in files]
+    [delivery] = {key.split("/")[2] for key in raw if key.count("/") == 3}
+    names = sorted([*(path.name for path in files), "_SUCCESS"])
+    assert raw == [f"raw/dt={DAY}/_ACCEPTED", *(f"raw/dt={DAY}/{delivery}/{name}" for name in names)]
     for path in files:
-        assert client.get_object(Bucket=BUCKET, Key=f"raw/dt={DAY}/{path.name}")["Body"].read() == path.read_bytes()
+        body = client.get_object(Bucket=BUCKET, Key=f"raw/dt={DAY}/{delivery}/{path.name}")["Body"].read()
+        assert body == path.read_bytes()
     assert not (root / "raw").exists()
     assert (lake.partition_dir(root / "validated" / "activity_events", DAY) / "part.parquet").exists()

@@ -1,5 +1,6 @@
-"""The raw zone on S3 (moto's in-process S3): ingest replaces a day's partition whole, validation reads it from S3,
-and a rejected batch moves to quarantine and leaves the raw zone; a missing partition is named by its URI."""
+"""The raw zone on S3 (moto's in-process S3): ingest adds a delivery to a day's partition and keeps the earlier ones,
+validation reads the newest from S3 and marks it accepted, and a rejected delivery is copied to quarantine and stays
+in the raw zone; a missing partition is named by its URI."""
 
 from __future__ import annotations
 
@@ -48,19 +49,25 @@ def _landed_batch(tmp_path):
     return batch
 
 
-def test_ingest_writes_the_partition_to_s3_and_a_rerun_replaces_it_whole(s3_raw, tmp_path):
+def test_ingest_adds_a_delivery_to_s3_and_keeps_the_earlier_ones(s3_raw, tmp_path):
     settings, client = s3_raw
     batch = _landed_batch(tmp_path)
     raw = copy_batch_to_raw(DAY, batch, settings)
-    assert raw.uri == f"s3://{BUCKET}/zone/dt={DAY}/"
-    names = sorted(p.name for p in batch.iterdir() if p.name != "_SUCCESS")
-    assert _keys(client) == [f"zone/dt={DAY}/{name}" for name in names]
-    body = client.get_object(Bucket=BUCKET, Key=f"zone/dt={DAY}/activity_events.csv")["Body"].read()
+    assert raw.uri == f"s3://{BUCKET}/zone/dt={DAY}/{raw.delivery}/"
+    names = sorted(p.name for p in batch.iterdir())  # the tables and _SUCCESS
+    first = [f"zone/dt={DAY}/{raw.delivery}/{name}" for name in names]
+    assert _keys(client) == first
+    body = client.get_object(Bucket=BUCKET, Key=f"zone/dt={DAY}/{raw.delivery}/activity_events.csv")["Body"].read()
     assert body == (batch / "activity_events.csv").read_bytes()
+    assert not copy_batch_to_raw(DAY, batch, settings).new, "a rerun with the same bytes stores nothing"
 
     (batch / "churn_labels.csv").unlink()
-    copy_batch_to_raw(DAY, batch, settings)
-    assert _keys(client) == [f"zone/dt={DAY}/{name}" for name in names if name != "churn_labels.csv"]
+    second = copy_batch_to_raw(DAY, batch, settings)
+    assert second.new
+    assert _keys(client) == sorted(
+        first + [f"zone/dt={DAY}/{second.delivery}/{name}" for name in names if name != "churn_labels.csv"]
+    )
+    assert raw_zone.find_delivery(DAY, settings).name == second.delivery
 
 
 def test_validation_reads_an_s3_partition_and_accepts_it(s3_raw, tmp_path):
@@ -71,10 +78,12 @@ def test_validation_reads_an_s3_partition_and_accepts_it(s3_raw, tmp_path):
     profiles = len((batch / "customer_profiles.csv").read_text().splitlines()) - 1
     assert accepted.row_counts["customer_profiles"] == profiles > 0
     assert (lake.partition_dir(settings.validated_dir / "customer_profiles", DAY) / "part.parquet").exists()
-    assert len(_keys(client)) == 3, "an accepted batch stays in the raw zone"
+    assert len(_keys(client)) == 5, "the delivery (3 tables, _SUCCESS) stays in the raw zone beside _ACCEPTED"
+    manifest = raw_zone.read_manifest(DAY, settings)
+    assert {entry["delivery"] for entry in manifest["tables"].values()} == {accepted.delivery}
 
 
-def test_a_rejected_s3_batch_moves_to_quarantine_and_leaves_the_raw_zone(s3_raw, tmp_path):
+def test_a_rejected_s3_batch_is_copied_to_quarantine_and_stays_in_the_raw_zone(s3_raw, tmp_path):
     settings, client = s3_raw
     batch = _landed_batch(tmp_path)
     lines = (batch / "activity_events.csv").read_text().splitlines()
@@ -82,23 +91,25 @@ def test_a_rejected_s3_batch_moves_to_quarantine_and_leaves_the_raw_zone(s3_raw,
     row = lines[1].split(",")
     row[header.index("minutes_watched")] = "lots"
     (batch / "activity_events.csv").write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
-    copy_batch_to_raw(DAY, batch, settings)
+    raw = copy_batch_to_raw(DAY, batch, settings)
+    delivered = _keys(client)
 
     with pytest.raises(BatchRejected) as rejected:
         validate_batch(DAY, settings)
 
-    assert _keys(client) == []
+    assert _keys(client) == delivered, "the rejected delivery stays in raw, not marked accepted"
     quarantined = lake.partition_dir(settings.quarantine_dir, DAY)
     assert (quarantined / "activity_events.csv").read_bytes() == (batch / "activity_events.csv").read_bytes()
     report = json.loads(rejected.value.report_path.read_text())
-    assert report["raw_uri"] == f"s3://{BUCKET}/zone/dt={DAY}/"
+    assert report["raw_uri"] == f"s3://{BUCKET}/zone/dt={DAY}/{raw.delivery}/"
+    assert report["delivery"] == raw.delivery
     assert ("activity_events", "minutes_watched") in {(f["table"], f["column"]) for f in report["failures"]}
     assert not lake.partition_dir(settings.validated_dir / "activity_events", DAY).exists()
 
 
 def test_a_missing_s3_partition_is_named_by_its_uri(s3_raw):
     settings, _ = s3_raw
-    with pytest.raises(FileNotFoundError, match=f"s3://{BUCKET}/zone/dt={DAY}/ holds no objects"):
+    with pytest.raises(FileNotFoundError, match=f"s3://{BUCKET}/zone/dt={DAY}/ holds no complete delivery"):
         validate_batch(DAY, settings)
     with pytest.raises(ValueError, match="DRIFTLOOP_RAW_URI"):
         settings.raw_dir  # noqa: B018

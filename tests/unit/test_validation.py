@@ -322,7 +322,7 @@ def test_the_contract_is_generated_from_the_table_spec():
     assert contract.strict is True
     assert [c.name for c in contract.columns["plan"].checks] == ["value_in_categories"]
     assert [c.name for c in contract.columns["snapshot_date"].checks] == ["day_column_in_batch_interval"]
-    assert [c.name for c in contract.columns["monthly_charge"].checks] == ["value_in_range"]
+    assert [c.name for c in contract.columns["monthly_charge"].checks] == ["value_in_range", "finite_number"]
     assert contract.columns["region"].nullable and not contract.columns["plan"].nullable
 
 
@@ -332,7 +332,7 @@ def test_a_missing_table_file_is_a_failed_check(settings):
 
     rejected = _rejected(settings)
 
-    assert _named(rejected.failures) == {(LABELS.name, "file_present", None): 0}
+    assert _named(rejected.failures) == {(LABELS.name, "file_present", None): None}  # about the file, not rows
     assert "churn_labels.csv: file_present" in str(rejected)
 
 
@@ -340,7 +340,7 @@ def test_a_table_file_that_is_not_csv_is_a_failed_check(settings):
     folder = _write_batch(settings)
     (folder / "customer_profiles.csv").write_bytes(b"")
 
-    assert _named(_rejected(settings).failures) == {(PROFILES.name, "file_readable", None): 0}
+    assert _named(_rejected(settings).failures) == {(PROFILES.name, "file_readable", None): None}
 
 
 def test_a_day_without_a_raw_batch_is_a_clear_error(settings):
@@ -404,7 +404,7 @@ def test_a_rejected_batch_moves_to_quarantine_with_a_machine_readable_report(set
     rejected = _rejected(settings)
 
     quarantined = lake.partition_dir(settings.quarantine_dir, DAY)
-    assert not raw.exists()
+    assert _tree(raw) == delivered, "the raw zone keeps the rejected delivery as it was"
     assert rejected.report_path == quarantined / "report.json"
     assert {name: data for name, data in _tree(quarantined).items() if str(name) != "report.json"} == delivered
     report = json.loads(rejected.report_path.read_text())

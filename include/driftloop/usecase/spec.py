@@ -3,9 +3,10 @@
 A use case is a folder (``usecases/<name>/``) holding ``usecase.toml`` (this spec), the feature function, the Feast
 definitions and, where there is one, a source that writes daily batches. The spec says what the core must not assume:
 the entity and its join key; the raw tables of a daily batch with their role, columns, types, ranges, categories,
-keys and day column; the label (table, as-of column, target per task type, horizon); the model's inputs
-(categorical columns, columns left out, join keys used as inputs); evaluation slices; the FeatureView and
-FeatureService names and ttl; the predictions table; what monitoring leaves out.
+keys, day column, row-count and null-rate bounds and the keys it references in other tables; the label (table,
+as-of column, target per task type, horizon); the model's inputs (categorical columns, columns left out, join keys
+used as inputs); evaluation slices; the FeatureView and FeatureService names and ttl; the predictions table; what
+monitoring leaves out; whether a batch is accepted whole or per table.
 
 :func:`parse_spec` validates a parsed TOML document and raises :class:`SpecError` naming the file and the field
 (``tables.labels.columns.target.dtype: 'int' is not one of ...``) at the first problem of each field. Only the
@@ -26,6 +27,7 @@ SPEC_FILE = "usecase.toml"
 DTYPES = ("int64", "float64", "str", "datetime", "date")
 KEY_DTYPES = ("int64", "str")
 ROLES = ("entities", "events", "labels")
+ACCEPTANCE = ("whole", "per_table")
 TASK_TYPES = ("classification", "regression")
 ENTITY_TIMESTAMP = "event_timestamp"
 """The column every feature row and label event is stamped with (the end of the day it describes)."""
@@ -38,7 +40,8 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One column: its dtype once accepted (``int64``, ``float64``, ``str``, ``datetime``, ``date``) and its rules."""
+    """One column: its dtype once accepted (``int64``, ``float64``, ``str``, ``datetime``, ``date``) and its rules;
+    ``max_null_rate`` bounds the share of missing values of a batch (a nullable column only)."""
 
     dtype: str
     nullable: bool = False
@@ -46,6 +49,7 @@ class ColumnSpec:
     max_value: float | None = None
     categories: tuple[str, ...] | None = None
     description: str = ""
+    max_null_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,11 @@ class TableSpec:
     ``role`` says how the core reads it: ``entities`` (a snapshot of the entities on the batch's day), ``events``
     (rows read over the feature window) or ``labels`` (outcomes that matured today for the day ``label_horizon_days``
     earlier, so their ``day_column`` lies that many days before the batch day; see :meth:`expected_day`).
+
+    ``references`` maps a column to the ``(table, column)`` whose values it must be among: those of the referenced
+    table's rows for the referencing row's day (the same batch for rows of the batch day, an accepted batch for
+    older days), or of the ``reference_history_days`` days before it. ``min_rows``/``max_rows`` bound the rows of
+    one batch whatever the history.
     """
 
     name: str
@@ -64,6 +73,10 @@ class TableSpec:
     day_column: str
     description: str = ""
     null_rate_columns: tuple[str, ...] = field(default=())
+    references: dict[str, tuple[str, str]] = field(default_factory=dict)
+    reference_history_days: int = 0
+    min_rows: int | None = None
+    max_rows: int | None = None
 
     @property
     def file_name(self) -> str:
@@ -78,6 +91,10 @@ class TableSpec:
     def expected_day(self, batch_day: date, label_horizon_days: int) -> date:
         """The day that ``day_column`` must fall on for the batch of ``batch_day``."""
         return batch_day - timedelta(days=label_horizon_days) if self.lagged_by_label_horizon else batch_day
+
+    def batch_day_of(self, row_day: date, label_horizon_days: int) -> date:
+        """The batch whose rows of this table describe ``row_day`` (the inverse of :meth:`expected_day`)."""
+        return row_day + timedelta(days=label_horizon_days) if self.lagged_by_label_horizon else row_day
 
 
 @dataclass(frozen=True)
@@ -153,6 +170,14 @@ class MonitoringSpec:
 
 
 @dataclass(frozen=True)
+class ValidationSpec:
+    """How a batch is accepted: ``whole`` (any failed table rejects every table of the batch) or ``per_table``
+    (the tables that pass are accepted, the others quarantined)."""
+
+    acceptance: str = "whole"
+
+
+@dataclass(frozen=True)
 class SourceParam:
     """One parameter of the use case's source (shown in the ``simulate_source`` trigger form)."""
 
@@ -211,6 +236,7 @@ class UseCaseSpec:
     monitoring: MonitoringSpec
     source: SourceSpec | None = None
     demo: DemoSpec = field(default_factory=DemoSpec)
+    validation: ValidationSpec = field(default_factory=ValidationSpec)
 
     def tables_with_role(self, role: str) -> list[TableSpec]:
         """The tables of ``role``, in declaration order."""
@@ -319,11 +345,17 @@ def _column(reader: _Reader, data: Any, where: str) -> ColumnSpec | None:
     if not isinstance(data, dict):
         reader.fail(where.rstrip("."), 'must be a table such as { dtype = "int64" }')
         return None
-    reader.unknown(data, {"dtype", "nullable", "min", "max", "categories", "description"}, where)
+    reader.unknown(data, {"dtype", "nullable", "min", "max", "categories", "description", "max_null_rate"}, where)
     dtype = reader.get(data, "dtype", where, str, choices=DTYPES)
     minimum = reader.get(data, "min", where, (int, float), None)
     maximum = reader.get(data, "max", where, (int, float), None)
     categories = reader.strings(data, "categories", where, None) or None
+    nullable = bool(reader.get(data, "nullable", where, bool, False))
+    max_null_rate = reader.get(data, "max_null_rate", where, (int, float), None)
+    if max_null_rate is not None and not 0 <= max_null_rate <= 1:
+        reader.fail(f"{where}max_null_rate", f"must be a share between 0 and 1, got {max_null_rate}")
+    if max_null_rate is not None and not nullable:
+        reader.fail(f"{where}max_null_rate", "only a nullable column can have missing values to bound")
     if (minimum is not None or maximum is not None) and dtype not in ("int64", "float64"):
         reader.fail(f"{where}min", f"a range needs a numeric dtype, not {dtype}")
     if minimum is not None and maximum is not None and minimum > maximum:
@@ -332,17 +364,38 @@ def _column(reader: _Reader, data: Any, where: str) -> ColumnSpec | None:
         reader.fail(f"{where}categories", f"categories need dtype str, not {dtype}")
     return ColumnSpec(
         dtype=dtype or "str",
-        nullable=bool(reader.get(data, "nullable", where, bool, False)),
+        nullable=nullable,
         min_value=None if minimum is None else float(minimum),
         max_value=None if maximum is None else float(maximum),
         categories=categories,
         description=reader.get(data, "description", where, str, ""),
+        max_null_rate=None if max_null_rate is None else float(max_null_rate),
     )
+
+
+def _references(reader: _Reader, data: dict, where: str) -> dict[str, tuple[str, str]]:
+    """``references``: column -> "table.column" it must be among, as (table, column)."""
+    references = {}
+    for column, target in reader.table(data, "references", where, required=False).items():
+        table, _, referenced = target.partition(".") if isinstance(target, str) else ("", "", "")
+        if not (table and referenced):
+            reader.fail(f"{where}references.{column}", f'must be "table.column", got {target!r}')
+            continue
+        references[column] = (table, referenced)
+    return references
+
+
+def _row_bound(reader: _Reader, data: dict, key: str, where: str) -> int | None:
+    value = reader.get(data, key, where, int, None)
+    if value is not None and value < 0:
+        reader.fail(f"{where}{key}", f"must be at least 0, got {value}")
+    return value
 
 
 def _table(reader: _Reader, name: str, data: dict) -> TableSpec:
     where = f"tables.{name}."
-    reader.unknown(data, {"role", "description", "key", "day_column", "null_rate_columns", "columns"}, where)
+    allowed = {"role", "description", "key", "day_column", "null_rate_columns", "columns", "references"}
+    reader.unknown(data, allowed | {"reference_history_days", "min_rows", "max_rows"}, where)
     raw_columns = reader.table(data, "columns", where)
     columns = {}
     for column, spec in raw_columns.items():
@@ -361,6 +414,16 @@ def _table(reader: _Reader, name: str, data: dict) -> TableSpec:
         reader.fail(f"{where}day_column", f"{day_column!r} must be a date or datetime column")
     if not key:
         reader.fail(f"{where}key", "needs at least one column")
+    references = _references(reader, data, where)
+    for column in references:
+        if raw_columns and column not in raw_columns:
+            reader.fail(f"{where}references.{column}", "is not among the table's columns")
+    history_days = reader.get(data, "reference_history_days", where, int, 0)
+    if history_days < 0:
+        reader.fail(f"{where}reference_history_days", f"must be at least 0, got {history_days}")
+    min_rows, max_rows = _row_bound(reader, data, "min_rows", where), _row_bound(reader, data, "max_rows", where)
+    if min_rows is not None and max_rows is not None and min_rows > max_rows:
+        reader.fail(f"{where}min_rows", f"{min_rows} is above max_rows {max_rows}")
     return TableSpec(
         name=name,
         role=reader.get(data, "role", where, str, choices=ROLES) or "events",
@@ -369,6 +432,10 @@ def _table(reader: _Reader, name: str, data: dict) -> TableSpec:
         day_column=day_column or "",
         description=reader.get(data, "description", where, str, ""),
         null_rate_columns=null_rate_columns,
+        references=references,
+        reference_history_days=max(history_days or 0, 0),
+        min_rows=min_rows,
+        max_rows=max_rows,
     )
 
 
@@ -502,6 +569,18 @@ def _cross_checks(reader: _Reader, spec: UseCaseSpec) -> None:
     for column in spec.model.key_inputs:
         if column != key:
             reader.fail("model.key_inputs", f"{column!r} is not the join key {key!r}")
+    for table in spec.tables.values():
+        for column, (target, referenced) in table.references.items():
+            where = f"tables.{table.name}.references.{column}"
+            if target == table.name or target not in spec.tables:
+                others = ", ".join(t for t in spec.tables if t != table.name)
+                reader.fail(where, f"{target!r} is not another table of the batch ({others})")
+            elif referenced not in spec.tables[target].columns:
+                reader.fail(where, f"{referenced!r} is not a column of {target}")
+            elif column in table.columns:
+                ours, theirs = table.columns[column].dtype, spec.tables[target].columns[referenced].dtype
+                if ours != theirs:
+                    reader.fail(where, f"{ours} differs from {target}.{referenced}'s {theirs}")
 
 
 def parse_spec(document: dict, folder: Path) -> UseCaseSpec:
@@ -524,6 +603,7 @@ def parse_spec(document: dict, folder: Path) -> UseCaseSpec:
         "monitoring",
         "source",
         "demo",
+        "validation",
     }
     reader.unknown(document, allowed, "")
     name = reader.name(document, "name", "")
@@ -581,6 +661,11 @@ def parse_spec(document: dict, folder: Path) -> UseCaseSpec:
         key_inputs=reader.strings(model_raw, "key_inputs", "model.", ()),
         training_window_days=reader.positive_int(model_raw, "training_window_days", "model.", 28),
     )
+    validation_raw = reader.table(document, "validation", "", required=False)
+    reader.unknown(validation_raw, {"acceptance"}, "validation.")
+    validation = ValidationSpec(
+        acceptance=reader.get(validation_raw, "acceptance", "validation.", str, "whole", choices=ACCEPTANCE) or "whole"
+    )
     predictions_raw = reader.table(document, "predictions", "", required=False)
     reader.unknown(predictions_raw, {"table"}, "predictions.")
     monitoring_raw = reader.table(document, "monitoring", "", required=False)
@@ -607,6 +692,7 @@ def parse_spec(document: dict, folder: Path) -> UseCaseSpec:
         monitoring=monitoring,
         source=_source(reader, reader.table(document, "source", "", required=False)),
         demo=_demo(reader, reader.table(document, "demo", "", required=False)),
+        validation=validation,
     )
     if not errors:
         _cross_checks(reader, spec)

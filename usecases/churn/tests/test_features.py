@@ -228,6 +228,14 @@ def test_accepted_days_without_up_to_date_features_are_pending(data_root):
     build_features_for_day(first, settings)
     build_features_for_day(second, settings)
     assert pending_feature_days(settings) == []
-    copy_batch_to_raw(first, settings.data_root / "landing" / "dt=2026-03-10", settings)
+    landed = settings.data_root / "landing" / "dt=2026-03-10"
+    copy_batch_to_raw(first, landed, settings)
     validate_batch(first, settings)
-    assert pending_feature_days(settings) == [first], "a re-accepted batch makes its features stale"
+    assert pending_feature_days(settings) == [], "an identical re-delivery rewrites nothing"
+    header, first_row, *rest = (landed / "customer_profiles.csv").read_text().splitlines()
+    fields = first_row.split(",")
+    fields[header.split(",").index("monthly_charge")] = "1.0"  # one customer's price corrected
+    (landed / "customer_profiles.csv").write_text("\n".join([header, ",".join(fields), *rest]) + "\n")
+    copy_batch_to_raw(first, landed, settings)
+    validate_batch(first, settings)
+    assert pending_feature_days(settings) == [first], "a changed snapshot makes its own features stale"
