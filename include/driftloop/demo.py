@@ -205,7 +205,7 @@ def main() -> int:
             {"day": row["day"], "reasons": row["quarantined"]} for row in summary if row["quarantined"]
         ],
         "model_versions": versions,
-        "champion_history": champion_history(versions),
+        "champion_history": champion_history(settings),
         "initial_champion": champion,
         "drift_days": sorted(day for day, verdict in loop["verdicts"].items() if verdict == "drift"),
         "retrain_runs": loop["retrain_runs"],
@@ -299,13 +299,15 @@ def score_monitor_and_retrain(
     return {"verdicts": verdicts, "predictions": predictions, "retrain_runs": retrain_runs}
 
 
-def champion_history(versions: list[dict]) -> list[dict]:
-    """Versions that held ``champion``, in the order they got it, with the version each replaced."""
-    held = [v for v in versions if v.get("champion_since")]
-    return [
-        {"version": v["version"], "since": v["champion_since"], "replaced": v.get("previous_champion")}
-        for v in sorted(held, key=lambda v: v["champion_since"])
-    ]
+def champion_history(settings: Settings) -> list[dict]:
+    """The champion history the registry records: which version held ``champion`` from when to when, the version it
+    replaced, how it got there (gate, force_promote, rollback), who and why."""
+    from dataclasses import asdict
+
+    from driftloop.model_registry import read_history
+
+    history = read_history(settings.mlflow_tracking_uri, settings.model.name)
+    return [{**asdict(row), "replaced": row.previous} for row in history.tenures() if row.state in ("current", "ended")]
 
 
 def print_loop_table(result: dict) -> None:
@@ -315,7 +317,7 @@ def print_loop_table(result: dict) -> None:
     quarantined = ", ".join(f"{q['day']} ({'; '.join(q['reasons'])})" for q in result["quarantined_batches"])
     print(f"quarantined batches:  {quarantined or '-'}")
     print(f"model versions:       {', '.join(v['version'] for v in result['model_versions'])}")
-    history = " -> ".join(f"v{h['version']} ({h['since']})" for h in result["champion_history"])
+    history = " -> ".join(f"v{h['version']} ({h['kind']}, {h['since']})" for h in result["champion_history"])
     print(f"champion history:     {history or '-'}")
     print(f"drift days:           {', '.join(result['drift_days']) or '-'}")
     for run in result["retrain_runs"] or [{}]:
