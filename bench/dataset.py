@@ -71,11 +71,11 @@ def churn_module(relative: str):
 
 def prepare(scale: int, base: Path) -> Dataset:
     """Simulate, accept and featurize the dataset of ``scale`` feature rows (or reuse it)."""
-    from driftloop.feature_store import apply_feature_repo
-    from driftloop.features import build_features_for_day
-    from driftloop.ingest import copy_batch_to_raw
+    from driftloop.features.feature_store import apply_feature_repo
+    from driftloop.features.partitions import build_features_for_day
+    from driftloop.ingest.landing import copy_batch_to_raw
+    from driftloop.ingest.validation import validate_batch
     from driftloop.settings import get_settings
-    from driftloop.validation import validate_batch
 
     simulate = churn_module("simulate.py")
     SimulationConfig, simulate_to_landing = simulate.SimulationConfig, simulate.simulate_to_landing  # noqa: N806

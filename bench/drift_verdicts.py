@@ -8,8 +8,8 @@ complete feature windows to the newest matured label) with their features that d
 them. Per size and draw, a sample is taken from the reference itself (clean, no drift at all), from the demo's clean
 scored days (clean, real days) and from the first price-rise day (shifted), and judged by the functions
 ``monitor_day`` uses (``day_thresholds``, ``judge_drift``, ``day_verdict``) on distances equal to Evidently's
-(``driftloop.drift_thresholds.distances``). The same distances are also judged by the fixed rule that came before
-(0.1 everywhere, no minimum, no severe column) for comparison.
+(``driftloop.monitoring.drift_thresholds.distances``). The same distances are also judged by the fixed rule that came
+before (0.1 everywhere, no minimum, no severe column) for comparison.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def demo_world(customers: int = 20_000) -> World:
     import xgboost as xgb
 
     from bench.dataset import churn_module
-    from driftloop.training import build_model_matrix
+    from driftloop.model.training import build_model_matrix
     from driftloop.usecase.active import active_spec
 
     simulate = churn_module("simulate.py")
@@ -115,9 +115,8 @@ def verdict_rates(world: World, settings, sizes=SIZES, draws: int = DRAWS, seed:
     the reference, clean samples of the demo's clean days and samples of the first price-rise day; with the
     configured rule (``settings``), the same rule with ``DRIFTLOOP_DRIFT_MIN_ROWS`` at the smallest size (what the
     calibration alone gives), and the fixed rule that came before."""
-    from driftloop import drift_thresholds
-    from driftloop.monitoring import day_thresholds, day_verdict, judge_drift
-    from driftloop.training import categorical_columns
+    from driftloop.model.training import categorical_columns
+    from driftloop.monitoring.monitor import day_thresholds, day_verdict, drift_thresholds, judge_drift
 
     config = settings.monitoring
     rules = {
@@ -159,8 +158,8 @@ def verdict_rates(world: World, settings, sizes=SIZES, draws: int = DRAWS, seed:
 def distances_only(world: World, sizes=SIZES, draws: int = DRAWS, seed: int = 0) -> int:
     """The floor of :func:`verdict_rates`: the same draws' distances, with no thresholds or verdicts; returns the
     number of samples."""
-    from driftloop import drift_thresholds
-    from driftloop.training import categorical_columns
+    from driftloop.model.training import categorical_columns
+    from driftloop.monitoring import drift_thresholds
 
     clean_pool = pd.concat(world.clean_days.values(), ignore_index=True)
     samples = 0
@@ -178,9 +177,8 @@ def distances_only(world: World, sizes=SIZES, draws: int = DRAWS, seed: int = 0)
 def full_days(world: World, settings) -> dict[str, dict]:
     """The verdict of each whole clean day and of the whole first price-rise day, as ``monitor_day`` makes it
     (thresholds for the day's size): verdict, drifted columns and reasons."""
-    from driftloop import drift_thresholds
-    from driftloop.monitoring import day_thresholds, day_verdict, judge_drift
-    from driftloop.training import categorical_columns
+    from driftloop.model.training import categorical_columns
+    from driftloop.monitoring.monitor import day_thresholds, day_verdict, drift_thresholds, judge_drift
 
     out = {}
     for day, frame in [*world.clean_days.items(), world.shifted_day]:

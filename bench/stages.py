@@ -41,7 +41,7 @@ def _settings():
 
 
 def _feature_columns() -> list[str]:
-    from driftloop.feature_store import declared_feature_schema
+    from driftloop.features.feature_store import declared_feature_schema
 
     return list(declared_feature_schema(_settings()))
 
@@ -100,7 +100,7 @@ def merge_asof_training_set(events: pd.DataFrame, offline: pd.DataFrame, ttl: ti
 
 def training_set(data: Dataset, repeat: int) -> StageResult:
     """driftloop's Feast point-in-time training set ÷ ``merge_asof`` on the same label events and feature files."""
-    from driftloop.training_set import build_training_set, label_events
+    from driftloop.model.training_set import build_training_set, label_events
 
     start, end = data.label_days
     settings = _settings()
@@ -152,7 +152,7 @@ def _bulk_write(frame: pd.DataFrame, columns: list[str], path: Path) -> int:
 def materialization(data: Dataset, repeat: int) -> StageResult:
     """Entities per second into the online store (the newest day) ÷ a plain bulk write of the same rows into the same
     SQLite file; peak memory of both."""
-    from driftloop.feature_store import materialize_days
+    from driftloop.features.feature_store import materialize_days
 
     settings = _settings()
     day = data.days[-1]
@@ -180,8 +180,8 @@ def materialization(data: Dataset, repeat: int) -> StageResult:
 
 # --- Training, registration, scoring --------------------------------------------------------------------------------
 def _split(data: Dataset):
-    from driftloop.training import time_split
-    from driftloop.training_set import build_training_set
+    from driftloop.model.training import time_split
+    from driftloop.model.training_set import build_training_set
 
     start, end = data.label_days
     training = build_training_set(start, end, _settings())
@@ -192,7 +192,7 @@ def training(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """driftloop's train step ÷ a bare ``xgboost.train`` with the same parameters, rounds and data."""
     import xgboost as xgb
 
-    from driftloop.training import build_model_matrix, train_model
+    from driftloop.model.training import build_model_matrix, train_model
 
     settings = _settings()
     _, split = prepared["split"]
@@ -219,7 +219,7 @@ def training(data: Dataset, repeat: int, prepared: dict) -> StageResult:
 
 def _log_and_register(model, test: pd.DataFrame, evaluation: dict, baseline: dict, training, tags: dict):
     """driftloop's MLflow logging and registration of a model with its snapshot's lineage tags, as ``train`` does."""
-    from driftloop import model_registry
+    from driftloop.model import model_registry
 
     settings = _settings()
     lineage = {"snapshot_sha256": training.sha256, "snapshot_path": str(training.path)}
@@ -239,10 +239,10 @@ def _log_and_register(model, test: pd.DataFrame, evaluation: dict, baseline: dic
 
 def registration(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """driftloop's MLflow logging and registration ÷ saving the model file."""
-    from driftloop import model_registry
-    from driftloop.evaluation import evaluate
-    from driftloop.promotion import PromotionDecision
-    from driftloop.training import predict
+    from driftloop.model import model_registry
+    from driftloop.model.evaluation import evaluate
+    from driftloop.model.promotion import PromotionDecision
+    from driftloop.model.training import predict
 
     settings = _settings()
     training_frame, split = prepared["split"]
@@ -269,8 +269,8 @@ def registration(data: Dataset, repeat: int, prepared: dict) -> StageResult:
 def scoring(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """Rows per second of driftloop's scoring of a day (Feast point-in-time read, checks, Parquet) ÷ a bare
     ``inplace_predict`` on that day's feature rows."""
-    from driftloop.scoring import score_day
-    from driftloop.training import build_model_matrix
+    from driftloop.model.training import build_model_matrix
+    from driftloop.serving.scoring import score_day
 
     settings = _settings()
     day = data.days[-1]
@@ -301,7 +301,7 @@ def scipy_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: list[st
     """The floor: two-sample KS statistic for numeric columns, PSI for categorical ones."""
     from scipy.stats import ks_2samp
 
-    from driftloop.training import categorical_columns
+    from driftloop.model.training import categorical_columns
 
     out = {}
     for column in columns:
@@ -315,14 +315,14 @@ def scipy_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: list[st
 def drift(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """driftloop's monitoring of a scored day (Evidently drift and prediction drift, reports, MLflow, record) ÷ scipy
     KS/PSI on the same columns; and whether the sampled verdicts equal an unsampled run's."""
-    from driftloop.monitoring import drift_report, feature_columns, monitor_day, reference_frame, scored_day
+    from driftloop.monitoring.monitor import drift_report, feature_columns, monitor_day, reference_frame, scored_day
     from driftloop.settings import load_settings
 
     settings = _settings()
     day = data.days[-1]
     ours = measure(lambda: monitor_day(day, settings), repeat)
     current = scored_day(day, settings)
-    from driftloop.model_registry import client
+    from driftloop.model.model_registry import client
 
     version = client(settings.mlflow_tracking_uri).get_model_version_by_alias(settings.model.name, "champion")
     reference = reference_frame(version, settings)
@@ -377,13 +377,13 @@ def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """A day through driftloop (validate, features, materialize, score, monitor) ÷ a plain pandas + XGBoost script
     (read the batch and the accepted history, compute the same features, predict, KS/PSI)."""
     from bench.dataset import churn_module
-    from driftloop import lake, raw_zone
-    from driftloop.feature_store import materialize_days
-    from driftloop.features import build_features_for_day
-    from driftloop.monitoring import monitor_day
-    from driftloop.scoring import score_day
-    from driftloop.training import build_model_matrix
-    from driftloop.validation import validate_batch
+    from driftloop.features.feature_store import materialize_days
+    from driftloop.features.partitions import build_features_for_day
+    from driftloop.ingest.validation import validate_batch
+    from driftloop.model.training import build_model_matrix
+    from driftloop.monitoring.monitor import monitor_day
+    from driftloop.serving.scoring import score_day
+    from driftloop.storage import lake, raw_zone
 
     settings = _settings()
     day = data.days[-1]
@@ -425,9 +425,9 @@ def training_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     + saving the model."""
     import xgboost as xgb
 
-    from driftloop.evaluation import baseline_predictions, evaluate
-    from driftloop.training import build_model_matrix, predict, time_split, train_model
-    from driftloop.training_set import build_training_set, label_events
+    from driftloop.model.evaluation import baseline_predictions, evaluate
+    from driftloop.model.training import build_model_matrix, predict, time_split, train_model
+    from driftloop.model.training_set import build_training_set, label_events
 
     settings = _settings()
     start, end = data.label_days

@@ -54,7 +54,7 @@ def features():
     def days_to_process(*, params=None, triggering_asset_events=None) -> list[str]:
         """The days to build: the `days` param, else the days of the triggering asset events plus any accepted
         day whose features are missing or older than its batch (so an event the scheduler dropped is caught up)."""
-        from driftloop.features import pending_feature_days
+        from driftloop.features.partitions import pending_feature_days
 
         days = requested_days(params, triggering_asset_events, VALIDATED_BATCHES)
         if not params.get("days"):
@@ -69,7 +69,7 @@ def features():
         """Write each day's feature partition to the offline store; returns the partitions written. Days already
         scored are listed: their predictions were made from the features replaced here."""
         from driftloop.dates import parse_day
-        from driftloop.features import build_features_for_day, scored_days
+        from driftloop.features.partitions import build_features_for_day, scored_days
 
         rescored = scored_days([parse_day(day) for day in days], settings)
         if rescored:
@@ -84,7 +84,7 @@ def features():
     @task
     def apply_feature_repo() -> list[str]:
         """Register the feature repo's definitions (the equivalent of `feast apply`)."""
-        from driftloop.feature_store import apply_feature_repo as apply_repo
+        from driftloop.features.feature_store import apply_feature_repo as apply_repo
 
         return apply_repo(settings)
 
@@ -92,7 +92,7 @@ def features():
     def materialize(days: list[str], *, outlet_events=None) -> dict:
         """Load the days (and the overlap before them) into the online store."""
         from driftloop.dates import parse_day
-        from driftloop.feature_store import materialize_days
+        from driftloop.features.feature_store import materialize_days
 
         result = materialize_days([parse_day(day) for day in days], settings)
         outlet_events[ENTITY_FEATURES].extra = {"days": days}

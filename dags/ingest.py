@@ -75,7 +75,7 @@ def ingest():
         from pathlib import Path
 
         from driftloop.dates import parse_day
-        from driftloop.ingest import copy_batch_to_raw
+        from driftloop.ingest.landing import copy_batch_to_raw
         from driftloop_airflow.landing import fetch_batch
 
         batch_day = parse_day(day)
@@ -90,7 +90,7 @@ def ingest():
         from airflow.sdk.exceptions import AirflowFailException
 
         from driftloop.dates import parse_day
-        from driftloop.validation import BatchRejected, validate_batch
+        from driftloop.ingest.validation import BatchRejected, validate_batch
 
         try:
             accepted = validate_batch(parse_day(day), settings, delivery=raw["delivery"])

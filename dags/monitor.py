@@ -58,7 +58,7 @@ def monitor():
     def monitor_days(days: list[str], *, outlet_events=None) -> list[dict]:
         """Drift and quality reports per day, logged to MLflow and recorded as drift records."""
         from driftloop.dates import parse_day
-        from driftloop.monitoring import monitor_day
+        from driftloop.monitoring.monitor import monitor_day
 
         results = []
         for day in days:

@@ -63,7 +63,7 @@ def retrain_on_drift():
         """Consume the pending records for this run, atomically; skip when there is nothing to take."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from driftloop.drift_records import claim, set_train_run
+        from driftloop.monitoring.drift_records import claim, set_train_run
 
         run_id = context["run_id"]
         claimed = claim(
@@ -106,7 +106,7 @@ def retrain_on_drift():
         """Store how the drift-triggered training ended."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from driftloop.drift_records import finish
+        from driftloop.monitoring.drift_records import finish
 
         if not claimed:
             raise AirflowSkipException("nothing was claimed, so no training ran")

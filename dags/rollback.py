@@ -49,8 +49,8 @@ def rollback():
     @task(outlets=[CHAMPION_MODEL])
     def move_champion_back(*, params=None, outlet_events=None, **context) -> dict:
         """Point `champion` at the previous champion of its history and tag both versions."""
-        from driftloop.model_registry import read_history
-        from driftloop.model_registry import rollback as roll_back
+        from driftloop.model.model_registry import read_history
+        from driftloop.model.model_registry import rollback as roll_back
 
         uri, name = settings.mlflow_tracking_uri, settings.model.name
         moved_from, moved_to = roll_back(

@@ -50,7 +50,7 @@ def score():
     def score_days(days: list[str], *, outlet_events=None) -> list[dict]:
         """Score each day with the champion; Parquet always, PostgreSQL when configured."""
         from driftloop.dates import parse_day
-        from driftloop.scoring import score_day
+        from driftloop.serving.scoring import score_day
 
         results = []
         for day in days:

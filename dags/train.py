@@ -38,7 +38,7 @@ settings = get_settings()
 
 
 def _folder(context) -> str:
-    from driftloop.training_run import run_folder
+    from driftloop.model.training_run import run_folder
 
     return str(run_folder(f"{context['dag_run'].dag_id}-{context['run_id']}", settings))
 
@@ -101,7 +101,7 @@ def train():
         from pathlib import Path
 
         from driftloop.dates import parse_day
-        from driftloop.training_run import step_training_set
+        from driftloop.model.training_run import step_training_set
 
         start = parse_day(params["window_start"]) if params["window_start"] else None
         end = parse_day(params["window_end"]) if params["window_end"] else None
@@ -114,7 +114,7 @@ def train():
         """Train / validation / test by time."""
         from pathlib import Path
 
-        from driftloop.training_run import step_split
+        from driftloop.model.training_run import step_split
 
         return step_split(Path(_folder(context)))
 
@@ -123,7 +123,7 @@ def train():
         """Fit XGBoost on the GPU when really present, else the CPU."""
         from pathlib import Path
 
-        from driftloop.training_run import step_train
+        from driftloop.model.training_run import step_train
 
         result = step_train(Path(_folder(context)), params["hyperparameters"], settings)
         print(f"trained on {result['device']}, best iteration {result['best_iteration']}")
@@ -134,7 +134,7 @@ def train():
         """Model and baseline metrics on the test split."""
         from pathlib import Path
 
-        from driftloop.training_run import step_evaluate
+        from driftloop.model.training_run import step_evaluate
 
         return step_evaluate(Path(_folder(context)), settings)
 
@@ -144,7 +144,7 @@ def train():
         import subprocess
         from pathlib import Path
 
-        from driftloop.training_run import step_register
+        from driftloop.model.training_run import step_register
 
         commit = (
             subprocess.run(
@@ -169,7 +169,7 @@ def train():
         """Promote the challenger to champion only if it passes the gate."""
         from pathlib import Path
 
-        from driftloop.training_run import step_gate
+        from driftloop.model.training_run import step_gate
 
         decision = step_gate(Path(_folder(context)), params["force_promote"], settings)
         verdict = "PROMOTED to champion" if decision["promote"] else "NOT promoted"

@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # The active use case's [demo] env (usecase.toml) gives the demo's settings that are not set already: for churn,
 # labels mature after 7 days (30 by default) and rolling features span 14 days (30), so a model can train within the
 # demo's days; the drift sensor polls every 10 s and a run with nothing to do gives up after 2 min.
-eval "$(python -m driftloop.demo --env)"
+eval "$(python -m driftloop.ops.demo --env)"
 if [ "${DRIFTLOOP_DEMO_RESET:-true}" = "true" ]; then
   "$here/airflow-down.sh" >/dev/null
   data_root=$(python -c 'from driftloop.settings import get_settings; print(get_settings().data_root)')
@@ -37,4 +37,4 @@ then
 fi
 "$here/airflow-up.sh"
 "$here/mlflow-up.sh"
-python -m driftloop.demo
+python -m driftloop.ops.demo

@@ -48,7 +48,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _feast_yaml(args: argparse.Namespace) -> int:
     import yaml
 
-    from driftloop.feature_store import repo_config_values
+    from driftloop.features.feature_store import repo_config_values
 
     print(yaml.safe_dump(repo_config_values(get_settings()), sort_keys=False), end="")
     return 0
@@ -76,7 +76,7 @@ def _champion_history(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from driftloop.model_registry import RegistryUnavailable, read_history
+    from driftloop.model.model_registry import RegistryUnavailable, read_history
 
     settings = get_settings()
     try:

@@ -175,9 +175,9 @@ class Settings:
     # Zones of the data lake, below data_root unless configured elsewhere.
     @property
     def raw_dir(self) -> Path:
-        """The raw zone's folder when it is local (``driftloop.raw_zone`` also handles S3)."""
+        """The raw zone's folder when it is local (``driftloop.storage.raw_zone`` also handles S3)."""
         if self.raw_uri.startswith("s3://"):
-            msg = f"the raw zone is {self.raw_uri} (DRIFTLOOP_RAW_URI), not a folder: use driftloop.raw_zone"
+            msg = f"the raw zone is {self.raw_uri} (DRIFTLOOP_RAW_URI), not a folder: use driftloop.storage.raw_zone"
             raise ValueError(msg)
         return Path(self.raw_uri)
 

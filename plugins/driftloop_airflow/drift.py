@@ -3,7 +3,7 @@
 ``DriftSensor`` checks the drift record store once when it starts; if retraining may not start yet it defers to
 ``DriftTrigger``, which queries the store every ``poke_interval`` seconds in the triggerer (no worker slot held)
 and fires when there is at least one unconsumed ``drift`` or ``quality_drop`` record, no drift-triggered retraining
-is still running and the cooldown since the last one has passed (``driftloop.drift_records.readiness``). The
+is still running and the cooldown since the last one has passed (``driftloop.monitoring.drift_records.readiness``). The
 trigger lives here, in ``plugins/``, because the triggerer cannot import from ``dags/``.
 """
 
@@ -46,7 +46,7 @@ class DriftTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll the store off the event loop until retraining may start."""
-        from driftloop.drift_records import readiness
+        from driftloop.monitoring.drift_records import readiness
 
         last_reason = None
         while True:
@@ -90,7 +90,7 @@ class DriftSensor(BaseSensorOperator):
 
     def poke(self, context) -> bool:
         """Whether retraining may start now (used by the first check before deferring)."""
-        from driftloop.drift_records import readiness
+        from driftloop.monitoring.drift_records import readiness
 
         ids, reason = readiness(self.db_url, self.model_name, self.cooldown_s, None, self.max_active)
         self.log.info("drift records: %s", reason)
@@ -98,7 +98,7 @@ class DriftSensor(BaseSensorOperator):
 
     def execute(self, context) -> dict:
         """Return at once when records are ready, else defer to the trigger."""
-        from driftloop.drift_records import readiness
+        from driftloop.monitoring.drift_records import readiness
 
         ids, reason = readiness(self.db_url, self.model_name, self.cooldown_s, None, self.max_active)
         if ids:

@@ -14,10 +14,10 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator
 
-from driftloop import lake
 from driftloop.dates import parse_day
+from driftloop.ingest.tables import BATCH_MARKER
 from driftloop.settings import Settings
-from driftloop.tables import BATCH_MARKER
+from driftloop.storage import lake
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -49,8 +49,8 @@ def _frame(n: int = 3000, seed: int = 3) -> pd.DataFrame:
 def trained(tmp_path_factory) -> dict[str, Path]:
     """Run folders that went through training_set -> split -> train -> evaluate: ``good`` (30 rounds) and ``weak``
     (one stump, clearly worse)."""
+    from driftloop.model.training_run import step_evaluate, step_split, step_train
     from driftloop.settings import get_settings
-    from driftloop.training_run import step_evaluate, step_split, step_train
 
     monkeypatch = pytest.MonkeyPatch()
     base = tmp_path_factory.mktemp("trained")
@@ -110,7 +110,7 @@ class Lifecycle:
     @property
     def client(self):
         """An MLflow client through the proxy."""
-        from driftloop.model_registry import client
+        from driftloop.model.model_registry import client
 
         return client(self.settings.mlflow_tracking_uri)
 
@@ -122,13 +122,13 @@ class Lifecycle:
 
     def register(self, folder: Path) -> str:
         """``step_register`` in this process; the version."""
-        from driftloop.training_run import step_register
+        from driftloop.model.training_run import step_register
 
         return step_register(folder, {"dag_id": "train", "run_id": folder.name}, self.settings)["version"]
 
     def gate(self, folder: Path, force: bool = False) -> dict:
         """``step_gate`` in this process."""
-        from driftloop.training_run import step_gate
+        from driftloop.model.training_run import step_gate
 
         return step_gate(folder, force, self.settings)
 
@@ -144,7 +144,7 @@ class Lifecycle:
 
     def champion(self) -> str | None:
         """The version holding ``champion`` now."""
-        from driftloop.model_registry import version_by_alias
+        from driftloop.model.model_registry import version_by_alias
 
         holder = version_by_alias(self.settings.mlflow_tracking_uri, self.settings.model.name, "champion")
         return str(holder.version) if holder else None

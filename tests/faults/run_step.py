@@ -10,9 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from driftloop import model_registry
+from driftloop.model import model_registry
+from driftloop.model.training_run import step_gate, step_register
 from driftloop.settings import get_settings
-from driftloop.training_run import step_gate, step_register
 
 
 def main(argv: list[str]) -> int:

@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from driftloop import model_registry
-from driftloop.model_registry import RUN_KEY_TAG, RegistryUnavailable
+from driftloop.model import model_registry
+from driftloop.model.model_registry import RUN_KEY_TAG, RegistryUnavailable
 from driftloop.settings import ModelSettings
 from mlflow_faults import Rule
 
@@ -41,7 +41,7 @@ def _assert_names_the_server_without_credentials(error: Exception, lifecycle) ->
 
 
 def test_an_unanswered_registry_fails_gate_scoring_and_rollback_and_never_means_no_champion(lifecycle):
-    from driftloop import scoring
+    from driftloop.serving import scoring
 
     proxy = lifecycle.proxy
     first = lifecycle.folder("good", "train-1")

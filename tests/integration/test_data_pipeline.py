@@ -15,9 +15,9 @@ import pytest
 
 from churn_usecase import SimulationConfig, simulate_days, simulate_to_landing
 from dagruns import run_dag, tree_digest
-from driftloop import lake, raw_zone
 from driftloop.dates import day_range
 from driftloop.settings import load_settings
+from driftloop.storage import lake, raw_zone
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +133,7 @@ def test_offline_features_have_one_row_per_active_customer_with_values_from_acce
 
 
 def test_online_store_serves_the_latest_offline_values(pipeline):
-    from driftloop.feature_store import online_features
+    from driftloop.features.feature_store import online_features
 
     root = pipeline["root"]
     day = pipeline["accepted"][-1]

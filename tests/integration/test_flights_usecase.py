@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from dagruns import run_dag
-from driftloop import lake
+from driftloop.storage import lake
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +39,10 @@ def _clear_caches() -> None:
 @pytest.fixture(scope="module")
 def flights(airflow_db, tmp_path_factory):
     """The flights use case on a private data root: 45 replayed days ingested, features built, a model trained."""
-    from driftloop.ingest import copy_batch_to_raw
+    from driftloop.ingest.landing import copy_batch_to_raw
+    from driftloop.ingest.validation import validate_batch
     from driftloop.settings import get_settings
     from driftloop.usecase.active import active_spec, use_case_function
-    from driftloop.validation import validate_batch
 
     monkeypatch = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("flights") / "data"
@@ -97,7 +97,7 @@ def test_features_have_one_row_per_route_flown_that_day(flights):
 
 
 def test_training_registers_a_regression_model_with_a_finite_rmse_and_a_gate_decision(flights):
-    from driftloop.model_registry import client
+    from driftloop.model.model_registry import client
 
     assert flights["train"].state == "success", flights["train"].tasks
     settings = flights["settings"]
@@ -115,7 +115,7 @@ def test_training_registers_a_regression_model_with_a_finite_rmse_and_a_gate_dec
 
 
 def test_scoring_predicts_every_route_with_features_and_monitoring_gives_verdicts(flights):
-    from driftloop import drift_records
+    from driftloop.monitoring import drift_records
 
     settings, scored = flights["settings"], flights["days"][-SCORED:]
     days = [d.isoformat() for d in scored]

@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 
 from dagruns import run_dag
-from driftloop import lake
+from driftloop.storage import lake
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +39,11 @@ LINEAGE_TAGS = {
 def prepared(airflow_db, tmp_path_factory, postgres_url):
     """Accepted batches and features for N_DAYS, labels maturing after HORIZON days."""
     from churn_usecase import SimulationConfig, simulate_to_landing
-    from driftloop.feature_store import apply_feature_repo
-    from driftloop.features import build_features_for_day
-    from driftloop.ingest import copy_batch_to_raw
+    from driftloop.features.feature_store import apply_feature_repo
+    from driftloop.features.partitions import build_features_for_day
+    from driftloop.ingest.landing import copy_batch_to_raw
+    from driftloop.ingest.validation import validate_batch
     from driftloop.settings import get_settings
-    from driftloop.validation import validate_batch
 
     monkeypatch = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("model") / "data"
@@ -78,7 +78,7 @@ def first_training(prepared):
 
 
 def test_the_first_model_becomes_champion_with_its_lineage_tags(prepared, first_training):
-    from driftloop.model_registry import client
+    from driftloop.model.model_registry import client
 
     settings = prepared["settings"]
     assert first_training.state == "success", first_training.tasks
@@ -113,8 +113,8 @@ def test_scoring_writes_one_row_per_active_customer_to_parquet_and_postgres(prep
 
 
 def test_monitoring_a_clean_scored_day_records_no_drift_with_its_report(prepared, first_training):
-    from driftloop import drift_records
-    from driftloop.model_registry import client
+    from driftloop.model.model_registry import client
+    from driftloop.monitoring import drift_records
 
     settings = prepared["settings"]
     day = prepared["days"][-1]
@@ -138,7 +138,7 @@ def test_monitoring_a_clean_scored_day_records_no_drift_with_its_report(prepared
 
 
 def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepared, first_training):
-    from driftloop.model_registry import client
+    from driftloop.model.model_registry import client
 
     settings = prepared["settings"]
     weak = {"num_boost_round": 1, "max_depth": 1, "eta": 0.01}

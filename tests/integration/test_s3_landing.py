@@ -20,7 +20,7 @@ import pytest
 
 from churn_usecase import SimulationConfig, simulate_to_landing
 from dagruns import run_dag
-from driftloop import lake
+from driftloop.storage import lake
 
 pytestmark = pytest.mark.integration
 

@@ -116,10 +116,10 @@ def prepared_data(tmp_path_factory) -> Path:
     tests/integration, ingest from S3 landing in tests/integration/test_s3_landing.py); each topology starts from a
     copy of this data root."""
     from churn_usecase import SimulationConfig, simulate_to_landing
-    from driftloop.features import build_features_for_day
-    from driftloop.ingest import copy_batch_to_raw
+    from driftloop.features.partitions import build_features_for_day
+    from driftloop.ingest.landing import copy_batch_to_raw
+    from driftloop.ingest.validation import validate_batch
     from driftloop.settings import get_settings
-    from driftloop.validation import validate_batch
 
     base = tmp_path_factory.mktemp("prepared")
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -148,9 +148,9 @@ def prepared_data(tmp_path_factory) -> Path:
 def loop(request, tmp_path_factory, prepared_data):
     """Airflow running on a copy of the prepared data in the topology of the parameter; yields the API client and
     settings, stops everything after."""
-    from driftloop.airflow_api import AirflowClient
-    from driftloop.feature_store import apply_feature_repo
-    from driftloop.ingest import copy_batch_to_raw
+    from driftloop.features.feature_store import apply_feature_repo
+    from driftloop.ingest.landing import copy_batch_to_raw
+    from driftloop.ops.airflow_api import AirflowClient
     from driftloop.settings import get_settings
 
     base = tmp_path_factory.mktemp(request.param)
@@ -189,7 +189,7 @@ def loop(request, tmp_path_factory, prepared_data):
             }
         finally:
             subprocess.run(["bash", str(REPO_ROOT / "scripts" / "airflow-down.sh")], env=airflow_env, check=False)
-            from driftloop import drift_records
+            from driftloop.monitoring import drift_records
 
             drift_records.engine(settings.monitoring.drift_db_url).dispose()
             monkeypatch.undo()
@@ -222,7 +222,7 @@ def _prediction_rows(settings, day: date) -> int:
 def _active_customers(settings, day: date) -> int:
     import pandas as pd
 
-    from driftloop import lake
+    from driftloop.storage import lake
 
     path = lake.partition_dir(settings.validated_dir / "customer_profiles", day) / "part.parquet"
     return len(pd.read_parquet(path, columns=["customer_id"]))
@@ -250,7 +250,7 @@ def _check_production_outputs(loop, registry, champion) -> None:
 
 
 def _records(settings) -> dict:
-    from driftloop import drift_records
+    from driftloop.monitoring import drift_records
 
     return {r.interval_start: r for r in drift_records.records(settings.monitoring.drift_db_url, "churn")}
 
@@ -265,8 +265,8 @@ def _run_features(client, days: list[date]) -> None:
 
 
 def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
-    from driftloop import drift_records
-    from driftloop.model_registry import client as registry_client
+    from driftloop.model.model_registry import client as registry_client
+    from driftloop.monitoring import drift_records
 
     client, settings = loop["client"], loop["settings"]
     registry = registry_client(settings.mlflow_tracking_uri)

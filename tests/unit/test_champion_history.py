@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from driftloop.champion_history import ChampionEvent, ChampionHistory, events_of_version
+from driftloop.model.champion_history import ChampionEvent, ChampionHistory, events_of_version
 
 
 def _event(seq, version, previous, kind="gate", request=""):

@@ -10,11 +10,11 @@ from datetime import date
 
 import pytest
 
-from driftloop import lake, raw_zone
-from driftloop.ingest import copy_batch_to_raw
+from driftloop.ingest.landing import copy_batch_to_raw
+from driftloop.ingest.validation import BatchRejected, validate_batch
 from driftloop.settings import REPO_ROOT, get_settings, load_settings
+from driftloop.storage import lake, raw_zone
 from driftloop.usecase.spec import SpecError, parse_spec
-from driftloop.validation import BatchRejected, validate_batch
 
 CHURN_DIR = REPO_ROOT / "usecases" / "churn"
 DAY = date(2026, 5, 4)

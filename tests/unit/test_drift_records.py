@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from driftloop import drift_records
+from driftloop.monitoring import drift_records
 from postgres_databases import postgres_database
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -14,13 +14,13 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from driftloop import drift_thresholds
 from driftloop.dates import as_of_timestamp
-from driftloop.monitoring import (
+from driftloop.monitoring.monitor import (
     MonitoringError,
     day_thresholds,
     day_verdict,
     drift_report,
+    drift_thresholds,
     judge_drift,
     reference_frame,
 )

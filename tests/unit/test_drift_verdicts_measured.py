@@ -62,8 +62,8 @@ def test_a_reference_with_the_ramp_up_rows_would_drift_the_clean_days_on_window_
     """Why the reference leaves out rows with incomplete feature windows: with them, 30-day counts move."""
     import pandas as pd
 
-    from driftloop.drift_thresholds import distances
-    from driftloop.training import categorical_columns
+    from driftloop.model.training import categorical_columns
+    from driftloop.monitoring.drift_thresholds import distances
 
     with_ramp_up = pd.concat([world.reference, world.ramp_up], ignore_index=True)
     for frame in world.clean_days.values():

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from churn_usecase import CHURN
-from driftloop.evaluation import baseline_predictions, calibration_table, evaluate, evaluation_slices, primary_metric
+from driftloop.model.evaluation import (
+    baseline_predictions,
+    calibration_table,
+    evaluate,
+    evaluation_slices,
+    primary_metric,
+)
 
 # Four rows repeated five times (an evaluation needs at least 20): two negatives scored 0.1 and 0.4, two positives
 # scored 0.35 and 0.8.

@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 
 from churn_usecase import ACTIVITY, CHURN, DEVICES, PLANS, PROFILES, REGIONS
-from driftloop import lake
 from driftloop.dates import as_of_timestamp, day_range
-from driftloop.feature_store import (
+from driftloop.features.feature_store import (
     apply_feature_repo,
     declared_feature_schema,
     feature_store,
     materialize_days,
     online_features,
 )
-from driftloop.features import build_features_for_day
+from driftloop.features.partitions import build_features_for_day
 from driftloop.settings import get_settings, load_settings
+from driftloop.storage import lake
 
 FEATURE_SERVICE, FEATURE_VIEW = CHURN.feast.feature_service, CHURN.feast.feature_view
 

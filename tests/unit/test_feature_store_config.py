@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 import yaml
 
-from driftloop.feature_store import redis_connection_string, repo_config_values
+from driftloop.features.feature_store import redis_connection_string, repo_config_values
 from driftloop.settings import load_settings
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from driftloop import lake, raw_zone
-from driftloop.ingest import BatchNotLanded, copy_batch_to_raw
+from driftloop.ingest.landing import BatchNotLanded, copy_batch_to_raw
 from driftloop.settings import load_settings
+from driftloop.storage import lake, raw_zone
 
 DAY = date(2026, 2, 3)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from driftloop import lake, raw_zone
-from driftloop.ingest import copy_batch_to_raw
+from driftloop.ingest.landing import copy_batch_to_raw
+from driftloop.ingest.validation import BatchRejected, validate_batch
 from driftloop.settings import REPO_ROOT, get_settings, load_settings
-from driftloop.validation import BatchRejected, validate_batch
+from driftloop.storage import lake, raw_zone
 
 DAY = date(2026, 5, 4)
 EARLIER = date(2026, 5, 1)

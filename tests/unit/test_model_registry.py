@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from mlflow.models import infer_signature
 
-from driftloop import model_registry as registry
-from driftloop.evaluation import baseline_predictions, evaluate
-from driftloop.promotion import PromotionDecision, decide_promotion
-from driftloop.training import predict, time_split, train_model
+from driftloop.model import model_registry as registry
+from driftloop.model.evaluation import baseline_predictions, evaluate
+from driftloop.model.promotion import PromotionDecision, decide_promotion
+from driftloop.model.training import predict, time_split, train_model
 
 FEATURES = ["sessions_30d", "payment_failures_30d", "plan"]
 NAME = "churn_test"
@@ -244,7 +244,7 @@ def test_a_champion_promoted_before_the_champion_history_can_still_be_rolled_bac
 
 
 def test_a_recorded_promotion_overtaken_by_another_move_is_not_completed_later(tracking, tmp_path):
-    from driftloop.champion_history import ChampionEvent
+    from driftloop.model.champion_history import ChampionEvent
 
     mlflow_client = registry.client(tracking)
     mlflow_client.create_registered_model(NAME)

@@ -1,4 +1,5 @@
-"""Drift verdicts of driftloop.monitoring on synthetic feature frames: explicit methods, thresholds, sampling."""
+"""Drift verdicts of driftloop.monitoring.monitor on synthetic feature frames: explicit methods, thresholds,
+sampling."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop.monitoring import (
+from driftloop.monitoring.monitor import (
     drift_report,
     feature_columns,
     quality_dropped,

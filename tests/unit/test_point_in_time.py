@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from churn_usecase import CHURN
-from driftloop import lake
 from driftloop.dates import as_of_timestamp, day_range
-from driftloop.feature_store import apply_feature_repo, declared_feature_schema, feature_store
-from driftloop.features import FEAST_TO_ARROW
-from driftloop.point_in_time import feature_columns, historical_features, service_lookups
+from driftloop.features.feature_store import apply_feature_repo, declared_feature_schema, feature_store
+from driftloop.features.partitions import FEAST_TO_ARROW
+from driftloop.features.point_in_time import feature_columns, historical_features, service_lookups
 from driftloop.settings import load_settings
+from driftloop.storage import lake
 
 FEATURE_SERVICE = CHURN.feast.feature_service
 KEY_ARROW = {"customer_id": pa.int64(), "event_timestamp": pa.timestamp("ns", tz="UTC")}

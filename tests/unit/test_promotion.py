@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from driftloop.promotion import decide_promotion
+from driftloop.model.promotion import decide_promotion
 
 
 def _auc(overall, **slices):

@@ -10,10 +10,10 @@ from datetime import date, timedelta
 import pytest
 
 from churn_usecase import SimulationConfig, simulate_to_landing
-from driftloop import lake, raw_zone
-from driftloop.ingest import copy_batch_to_raw
+from driftloop.ingest.landing import copy_batch_to_raw
+from driftloop.ingest.validation import BatchRejected, validate_batch
 from driftloop.settings import load_settings
-from driftloop.validation import BatchRejected, validate_batch
+from driftloop.storage import lake, raw_zone
 
 BUCKET = "driftloop-raw"
 DAY = date(2026, 4, 2)

@@ -20,12 +20,17 @@ import pandas as pd
 import pytest
 
 from churn_usecase import SimulationConfig, simulate_to_landing
-from driftloop import lake, raw_zone
 from driftloop.dates import day_range
-from driftloop.features import build_features_for_day, feature_partition_path, pending_feature_days, scored_days
-from driftloop.ingest import copy_batch_to_raw
+from driftloop.features.partitions import (
+    build_features_for_day,
+    feature_partition_path,
+    pending_feature_days,
+    scored_days,
+)
+from driftloop.ingest.landing import copy_batch_to_raw
+from driftloop.ingest.validation import BatchRejected, validate_batch
 from driftloop.settings import get_settings, load_settings
-from driftloop.validation import BatchRejected, validate_batch
+from driftloop.storage import lake, raw_zone
 
 DAYS = day_range(date(2026, 3, 10), 5)
 REDELIVERED = DAYS[1]

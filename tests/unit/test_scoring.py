@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from churn_usecase import CHURN
-from driftloop.scoring import prediction_columns, write_database
+from driftloop.serving.scoring import prediction_columns, write_database
 from postgres_databases import postgres_database
 
 PREDICTION_COLUMNS, TABLE = prediction_columns(), CHURN.predictions_table

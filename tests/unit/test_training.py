@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from driftloop.training import (
+from driftloop.model.training import (
     DeviceUnavailable,
     build_model_matrix,
     detect_device,

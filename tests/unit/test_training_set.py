@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from churn_usecase import CHURN
-from driftloop import lake
-from driftloop.training_set import TrainingSetIncomplete, build_training_set, check_labels_matched, label_events
+from driftloop.model.training_set import TrainingSetIncomplete, build_training_set, check_labels_matched, label_events
+from driftloop.storage import lake
 
 START = date(2026, 3, 1)
 HORIZON = 3
@@ -18,11 +18,11 @@ HORIZON = 3
 @pytest.fixture
 def accepted_days_with_features(data_root, monkeypatch):
     from churn_usecase import SimulationConfig, simulate_to_landing
-    from driftloop.feature_store import apply_feature_repo
-    from driftloop.features import build_features_for_day
-    from driftloop.ingest import copy_batch_to_raw
+    from driftloop.features.feature_store import apply_feature_repo
+    from driftloop.features.partitions import build_features_for_day
+    from driftloop.ingest.landing import copy_batch_to_raw
+    from driftloop.ingest.validation import validate_batch
     from driftloop.settings import load_settings
-    from driftloop.validation import validate_batch
 
     monkeypatch.setenv("DRIFTLOOP_LABEL_HORIZON_DAYS", str(HORIZON))
     settings = load_settings()

@@ -85,7 +85,7 @@ def test_settings_take_the_spec_defaults_and_the_environment_overrides_them(monk
 def test_a_new_use_case_from_the_template_loads_checks_and_builds_features(monkeypatch, tmp_path):
     import pandas as pd
 
-    from driftloop.features import build_features_for_day
+    from driftloop.features.partitions import build_features_for_day
     from driftloop.usecase.active import _spec_of
     from driftloop.usecase.check import check_usecase
     from driftloop.usecase.template import create_usecase

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from churn_usecase import ACTIVITY, LABELS, PROFILES
-from driftloop import lake
+from driftloop.ingest.validation import BatchRejected, check_table, contract_for, validate_batch
 from driftloop.settings import ValidationSettings, load_settings
-from driftloop.validation import BatchRejected, check_table, contract_for, validate_batch
+from driftloop.storage import lake
 
 DAY = date(2026, 5, 4)
 HORIZON = 3

@@ -3,8 +3,8 @@
 A row dated ``d`` describes a customer active on ``d`` (in that day's profile snapshot) and uses only events up to
 the end of ``d``: rolling 7- and 30-day activity, support and billing counts, tenure, plan and price. An N-day window
 is the N calendar days ending on ``d`` (``d - N + 1`` to ``d``), i.e. events less than N days before the end of ``d``.
-The columns are exactly those declared in ``feast_repo.py``; ``driftloop.features`` refuses to write a partition
-whose columns or types differ from the declaration.
+The columns are exactly those declared in ``feast_repo.py``; ``driftloop.features.partitions`` refuses to write a
+partition whose columns or types differ from the declaration.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from driftloop.dates import parse_day
-from driftloop.ingest import write_landing_batch
+from driftloop.ingest.landing import write_landing_batch
 from driftloop.usecase.spec import load_spec
 
 SPEC = load_spec(Path(__file__).resolve().parent)

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from driftloop.dates import parse_day
-from driftloop.ingest import write_landing_batch
+from driftloop.ingest.landing import write_landing_batch
 from driftloop.usecase.spec import load_spec
 
 SPEC = load_spec(Path(__file__).resolve().parent)

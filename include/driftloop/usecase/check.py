@@ -14,7 +14,7 @@ from driftloop.usecase.spec import SpecError
 
 def check_usecase(settings: Settings) -> list[str]:
     """Lines describing the active use case; SpecError/ValueError at the first problem."""
-    from driftloop.feature_store import declared_feature_schema
+    from driftloop.features.feature_store import declared_feature_schema
 
     spec = active_spec(settings)
     lines = [f"use case {spec.name} ({spec.title}) in {spec.folder}: spec valid"]

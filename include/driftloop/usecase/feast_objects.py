@@ -24,7 +24,7 @@ def declare(
 ) -> tuple[Project, Entity, FileSource, FeatureView, FeatureService]:
     """The Feast objects of the use case whose folder holds ``definitions_file``, with ``schema`` as the view's
     features (the join key field is added first). Paths and the project come from the ``DRIFTLOOP_*`` variables
-    that ``driftloop.feature_store`` exports, defaulting to the settings."""
+    that ``driftloop.features.feature_store`` exports, defaulting to the settings."""
     from driftloop.settings import get_settings
 
     spec = load_spec(Path(definitions_file).resolve().parent)

@@ -11,10 +11,10 @@ import pytest
 
 from churn_usecase import ACTIVITY, CHURN, PROFILES
 from churn_usecase import compute_daily_features as churn_features
-from driftloop import lake
-from driftloop.feature_store import declared_feature_schema
-from driftloop.features import build_features_for_day, check_against_declaration
+from driftloop.features.feature_store import declared_feature_schema
+from driftloop.features.partitions import build_features_for_day, check_against_declaration
 from driftloop.settings import load_settings
+from driftloop.storage import lake
 
 DAY = date(2026, 3, 31)
 
@@ -212,9 +212,9 @@ def test_building_a_day_reads_the_window_days_that_exist_and_rewrites_identical_
 
 def test_accepted_days_without_up_to_date_features_are_pending(data_root):
     from churn_usecase import SimulationConfig, simulate_to_landing
-    from driftloop.features import pending_feature_days
-    from driftloop.ingest import copy_batch_to_raw
-    from driftloop.validation import validate_batch
+    from driftloop.features.partitions import pending_feature_days
+    from driftloop.ingest.landing import copy_batch_to_raw
+    from driftloop.ingest.validation import validate_batch
 
     settings = load_settings()
     first = date(2026, 3, 10)

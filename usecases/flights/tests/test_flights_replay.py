@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from pandera.errors import SchemaErrors
 
+from driftloop.ingest.validation import contract_for, read_raw_table
 from driftloop.usecase.active import use_case_module
 from driftloop.usecase.spec import load_spec
-from driftloop.validation import contract_for, read_raw_table
 
 FOLDER = Path(__file__).resolve().parents[1]
 SPEC = load_spec(FOLDER)

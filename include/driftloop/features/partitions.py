@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from driftloop import lake
 from driftloop.dates import as_of_timestamp
 from driftloop.settings import Settings, get_settings
+from driftloop.storage import lake
 from driftloop.usecase.active import active_spec, use_case_function
 from driftloop.usecase.spec import ENTITY_TIMESTAMP, TableSpec, UseCaseSpec
 
@@ -187,7 +187,7 @@ def build_features_for_day(day: date, settings: Settings | None = None) -> Featu
     byte-identical file.
     """
     # Imported here: reading pending days (above) must not pay for importing Feast.
-    from driftloop.feature_store import declared_feature_schema
+    from driftloop.features.feature_store import declared_feature_schema
 
     settings = settings or get_settings()
     spec = active_spec(settings)

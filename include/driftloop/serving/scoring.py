@@ -1,7 +1,7 @@
 """Batch scoring: the champion's predictions for every entity with features on a day, to Parquet and PostgreSQL.
 
 Features are read through the same FeatureService as training, with the same offline point-in-time lookup
-(``driftloop.point_in_time``) at the end of the scored day, not the online store: a backfill of an old day then
+(``driftloop.features.point_in_time``) at the end of the scored day, not the online store: a backfill of an old day then
 scores with the features as of that day, and scoring uses exactly the join training used. The model matrix is built
 by the same function as in training. The feature rows a day was scored from are kept next to the predictions
 (``scored_features/``): drift monitoring compares them with the model's training snapshot.
@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from driftloop import lake, model_registry
 from driftloop.dates import as_of_timestamp
-from driftloop.features import feature_partition_path
-from driftloop.point_in_time import LookupIncomplete, check_one_row_per_event
+from driftloop.features.partitions import feature_partition_path
+from driftloop.features.point_in_time import LookupIncomplete, check_one_row_per_event
+from driftloop.model import model_registry
+from driftloop.model.training import categorical_columns
 from driftloop.settings import Settings, get_settings
-from driftloop.training import categorical_columns
+from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
@@ -150,8 +151,8 @@ def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
 
 def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
     """Score every entity with features on ``day`` with the champion; replaces that day's predictions."""
-    from driftloop.point_in_time import feature_columns as service_columns
-    from driftloop.point_in_time import historical_features, service_lookups
+    from driftloop.features.point_in_time import feature_columns as service_columns
+    from driftloop.features.point_in_time import historical_features, service_lookups
 
     settings = settings or get_settings()
     spec = active_spec(settings)

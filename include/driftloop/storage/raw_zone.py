@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from driftloop import lake
 from driftloop.settings import Settings
+from driftloop.storage import lake
 
 DELIVERY_PREFIX = "delivery="
 DELIVERY_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"

@@ -1,6 +1,6 @@
 """Model evaluation on the test split: metrics per task type, per slice, a calibration table and a baseline.
 
-``evaluate`` returns a JSON-ready dict that the champion gate (``driftloop.promotion``) compares and MLflow logs:
+``evaluate`` returns a JSON-ready dict that the champion gate (``driftloop.model.promotion``) compares and MLflow logs:
 ``overall`` metrics, ``slices`` (``"column=value"`` -> metrics), ``skipped_slices`` (``"column=value"`` -> why it was
 not scored) and, for classification, a ``calibration`` table.
 """
@@ -22,7 +22,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from driftloop.training import categorical_columns, target_column
+from driftloop.model.training import categorical_columns, target_column
 from driftloop.usecase.spec import UseCaseSpec, band_of
 
 PRIMARY_METRICS = {"classification": ("roc_auc", "higher"), "regression": ("rmse", "lower")}

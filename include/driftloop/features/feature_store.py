@@ -22,9 +22,9 @@ from feast import FeatureStore, RepoConfig
 from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
-from driftloop import lake
 from driftloop.dates import as_of_timestamp
 from driftloop.settings import Settings, get_settings, is_database_url
+from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
 
 

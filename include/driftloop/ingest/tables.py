@@ -1,8 +1,8 @@
 """The raw tables a daily batch holds, as the active use case's spec declares them (``usecase.toml``).
 
 A batch for day ``D`` lands as ``<landing>/dt=D/<table>.csv`` for every table, followed by an empty ``_SUCCESS``
-marker written last, so a reader never sees half a batch. Validation contracts (``driftloop.validation``) are built
-from these specs and accepted batches are stored with their dtypes.
+marker written last, so a reader never sees half a batch. Validation contracts (``driftloop.ingest.validation``) are
+built from these specs and accepted batches are stored with their dtypes.
 """
 
 from __future__ import annotations

@@ -37,9 +37,9 @@ the file) and a few offending rows as delivered, each with its line in the file:
 A value that fails coercion or a text check is reported by that check only; the other checks then run with that
 value blanked, so the rest of the rows still get every check and one bad cell is not reported twice.
 
-Deliveries are kept in the raw zone (``driftloop.raw_zone``); validation reads the newest one of the day (or the one
-named). An accepted delivery is written typed to ``validated/<table>/dt=DAY/part.parquet`` (rows sorted by key, so
-the same input gives byte-identical files, and an unchanged file is not rewritten) with its stats in
+Deliveries are kept in the raw zone (``driftloop.storage.raw_zone``); validation reads the newest one of the day (or
+the one named). An accepted delivery is written typed to ``validated/<table>/dt=DAY/part.parquet`` (rows sorted by
+key, so the same input gives byte-identical files, and an unchanged file is not rewritten) with its stats in
 ``validated/_stats/<table>/dt=DAY.json``, and marked in the raw partition's ``_ACCEPTED`` manifest; replacing an
 accepted day logs the rows added, removed and changed by key and the days whose features read it. Typed dtypes:
 ``int64``, ``float64``, ``object`` (Python ``str`` or ``None``), ``datetime64[ns, UTC]`` for datetimes and
@@ -70,10 +70,10 @@ import pandera.pandas as pa
 from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 
-from driftloop import lake, raw_zone
-from driftloop.features import feature_days_reading
+from driftloop.features.partitions import feature_days_reading
+from driftloop.ingest.tables import ColumnSpec, TableSpec, batch_tables
 from driftloop.settings import Settings, get_settings
-from driftloop.tables import ColumnSpec, TableSpec, batch_tables
+from driftloop.storage import lake, raw_zone
 from driftloop.usecase.active import active_spec
 
 log = logging.getLogger(__name__)
@@ -982,8 +982,8 @@ def _accept(
 
 
 def validate_batch(day: date, settings: Settings | None = None, delivery: str | None = None) -> AcceptedBatch:
-    """Validate every table of a delivery of ``day`` in the raw zone (``driftloop.raw_zone``, a folder or S3): the
-    one named by ``delivery``, else the newest. Accept it into ``validated/`` or quarantine it.
+    """Validate every table of a delivery of ``day`` in the raw zone (``driftloop.storage.raw_zone``, a folder or S3):
+    the one named by ``delivery``, else the newest. Accept it into ``validated/`` or quarantine it.
 
     Raises FileNotFoundError when the day has no such delivery, and BatchRejected (after copying the delivery to
     ``quarantine/dt=DAY`` with ``report.json``) when any check of any table failed; under the use case's

@@ -1,7 +1,7 @@
 """The demo scenario, driven through a running Airflow's REST API: the whole loop, from raw batches to a
 drift-triggered retraining.
 
-``make demo`` starts Airflow and the MLflow UI and runs ``python -m driftloop.demo`` for the active use case
+``make demo`` starts Airflow and the MLflow UI and runs ``python -m driftloop.ops.demo`` for the active use case
 (``DRIFTLOOP_USECASE``; its ``[demo]`` section says how many days, where the drift starts and which batch is corrupt).
 It writes N days of batches through the ``simulate_source`` DAG (the use case's source), triggers
 ``ingest`` for each day but the last, unpauses the DAGs so the scheduler also creates the regular run for the last
@@ -9,7 +9,7 @@ day, and waits for ``ingest`` and the asset-triggered ``features`` runs. Then ``
 ``score`` scores a few clean days and then each drift day, ``monitor`` follows on the predictions asset and writes
 drift records, and ``retrain_on_drift``'s deferred sensor turns the first drift records into one ``train`` run. It
 prints what happened and saves it to ``<data root>/demo/summary.json``. Demo settings come from
-``DRIFTLOOP_DEMO_*`` variables (see ``.env.example``) over the spec's ``[demo]``; ``python -m driftloop.demo --env``
+``DRIFTLOOP_DEMO_*`` variables (see ``.env.example``) over the spec's ``[demo]``; ``python -m driftloop.ops.demo --env``
 prints the settings the spec's ``[demo] env`` gives, as shell exports, for ``scripts/demo.sh``.
 """
 
@@ -21,9 +21,9 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from driftloop import lake
-from driftloop.airflow_api import AirflowClient
+from driftloop.ops.airflow_api import AirflowClient
 from driftloop.settings import Settings, get_settings
+from driftloop.storage import lake
 from driftloop.usecase.active import active_spec, use_case_function
 
 DAG_IDS = ["simulate_source", "ingest", "features", "train", "score", "monitor", "retrain_on_drift"]
@@ -94,7 +94,7 @@ def online_matches_offline(settings: Settings, day: date, sample: int = 5) -> tu
     """Compare online feature values of a few entities with the offline row of ``day``; returns (ids, all equal)."""
     import pandas as pd
 
-    from driftloop.feature_store import online_features
+    from driftloop.features.feature_store import online_features
 
     key = active_spec(settings).entity.join_key
     offline = pd.read_parquet(settings.offline_store_dir / f"{lake.partition_name(day)}.parquet")
@@ -262,7 +262,7 @@ def score_monitor_and_retrain(
     counts and the drift-triggered retraining runs."""
     import pyarrow.parquet as pq
 
-    from driftloop import drift_records
+    from driftloop.monitoring import drift_records
 
     for dag_id in ("score", "monitor", "retrain_on_drift"):
         client.set_paused(dag_id, False)
@@ -304,7 +304,7 @@ def champion_history(settings: Settings) -> list[dict]:
     replaced, how it got there (gate, force_promote, rollback), who and why."""
     from dataclasses import asdict
 
-    from driftloop.model_registry import read_history
+    from driftloop.model.model_registry import read_history
 
     history = read_history(settings.mlflow_tracking_uri, settings.model.name)
     return [{**asdict(row), "replaced": row.previous} for row in history.tenures() if row.state in ("current", "ended")]
@@ -332,7 +332,7 @@ def print_loop_table(result: dict) -> None:
 
 def registry_summary(settings: Settings) -> list[dict]:
     """Every registered version of the model with its aliases and gate decision."""
-    from driftloop.model_registry import client
+    from driftloop.model.model_registry import client
 
     registry = client(settings.mlflow_tracking_uri)
     # Search results carry no aliases, so each version is read whole.

@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import rel_entr
 
-from driftloop import lake
+from driftloop.storage import lake
 
 PREDICTION = "prediction"
 CALIBRATED_METHODS = {"numerical": "wasserstein", "categorical": "jensenshannon"}

@@ -15,11 +15,10 @@ from pathlib import Path
 import pandas as pd
 import xgboost as xgb
 
-from driftloop import model_registry
-from driftloop.evaluation import baseline_predictions, evaluate, evaluation_slices
-from driftloop.promotion import PromotionDecision, decide_promotion
-from driftloop.settings import Settings, get_settings
-from driftloop.training import (
+from driftloop.model import model_registry
+from driftloop.model.evaluation import baseline_predictions, evaluate, evaluation_slices
+from driftloop.model.promotion import PromotionDecision, decide_promotion
+from driftloop.model.training import (
     TrainedModel,
     categorical_columns,
     predict,
@@ -27,7 +26,8 @@ from driftloop.training import (
     time_split,
     train_model,
 )
-from driftloop.training_set import build_training_set, label_events
+from driftloop.model.training_set import build_training_set, label_events
+from driftloop.settings import Settings, get_settings
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
@@ -47,7 +47,7 @@ def default_window(settings: Settings) -> tuple[date, date]:
     whose rolling feature windows are complete (``feature_window_days`` after the first day with features): rows
     from the ramp-up describe entities with a truncated history, unlike anything scored later, so a model must
     not learn from them and drift monitoring must not compare against them."""
-    from driftloop import lake
+    from driftloop.storage import lake
 
     labels = label_events(date.min, date.max, settings)
     feature_days = lake.partition_days(settings.offline_store_dir)
@@ -103,7 +103,7 @@ def step_split(folder: Path) -> dict:
 
 
 def _load_split(folder: Path):
-    from driftloop.training import Split
+    from driftloop.model.training import Split
 
     return Split(*(pd.read_parquet(folder / f"{name}.parquet") for name in SPLITS))
 

@@ -2,8 +2,8 @@
 
 Landing may be a local folder or an S3 bucket; fetching from S3 is the Airflow layer's job (through the amazon
 provider's hook), which hands this module a local folder. The raw zone is a folder or an S3 prefix
-(``driftloop.raw_zone``). Each copy is stored as a new delivery of the day beside the earlier ones, which are never
-replaced; a rerun that copies the same bytes again reuses the newest delivery instead of storing a duplicate.
+(``driftloop.storage.raw_zone``). Each copy is stored as a new delivery of the day beside the earlier ones, which are
+never replaced; a rerun that copies the same bytes again reuses the newest delivery instead of storing a duplicate.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from driftloop import lake, raw_zone
+from driftloop.ingest.tables import BATCH_MARKER, batch_tables
 from driftloop.settings import Settings, get_settings
-from driftloop.tables import BATCH_MARKER, batch_tables
+from driftloop.storage import lake, raw_zone
 
 log = logging.getLogger(__name__)
 

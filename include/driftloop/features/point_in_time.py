@@ -62,7 +62,7 @@ def service_lookups(service_name: str, settings: Settings) -> list[ViewLookup]:
     """The lookups of ``service_name`` as the registry holds it, one per projected feature view, in order."""
     from feast import FileSource
 
-    from driftloop.feature_store import feature_store
+    from driftloop.features.feature_store import feature_store
 
     store = feature_store(settings)
     service = store.get_feature_service(service_name)

@@ -1,6 +1,6 @@
 """The champion gate: whether a newly trained challenger replaces the champion, and why.
 
-All inputs are ``driftloop.evaluation.evaluate`` results on the same fresh test split, compared on the task type's
+All inputs are ``driftloop.model.evaluation.evaluate`` results on the same fresh test split, compared on the task type's
 primary metric (ROC AUC, higher is better; RMSE, lower is better). A challenger is promoted when it beats the
 baseline, and either there is no champion, or it beats the champion by at least ``margin`` and is not worse than
 the champion by more than ``slice_tolerance`` on any slice both were scored on. A metric that is missing or NaN
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from driftloop.evaluation import primary_metric
+from driftloop.model.evaluation import primary_metric
 
 RELATIVE_METRICS = {"rmse"}
 """Metrics without a fixed scale: gains over the champion are compared as a fraction of the champion's value."""

@@ -1,11 +1,11 @@
 """The training set: matured labels joined point-in-time with the model's FeatureService, and its snapshot.
 
 Each label event (an entity's label as of day ``d``) is looked up at ``as_of_timestamp(d)`` in the FeatureService
-with Feast's point-in-time semantics (``driftloop.point_in_time``), so it only sees features computed from data up to
-``d``. The result must have exactly one row per label event with features: an event with no feature row inside the
-view's ttl fails loudly, naming the events, instead of training on silently shrunk data (Feast's own file offline
-store drops such rows) — unless ``DRIFTLOOP_TRAINING_DROP_UNMATCHED`` is set, when such events are dropped, counted
-and reported. The snapshot (Parquet) and its content hash are the reference for drift monitoring later.
+with Feast's point-in-time semantics (``driftloop.features.point_in_time``), so it only sees features computed from
+data up to ``d``. The result must have exactly one row per label event with features: an event with no feature row
+inside the view's ttl fails loudly, naming the events, instead of training on silently shrunk data (Feast's own file
+offline store drops such rows) — unless ``DRIFTLOOP_TRAINING_DROP_UNMATCHED`` is set, when such events are dropped,
+counted and reported. The snapshot (Parquet) and its content hash are the reference for drift monitoring later.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from driftloop import lake
 from driftloop.dates import as_of_timestamp
-from driftloop.point_in_time import LookupIncomplete, check_one_row_per_event, unmatched_rows
+from driftloop.features.point_in_time import LookupIncomplete, check_one_row_per_event, unmatched_rows
 from driftloop.settings import Settings, get_settings
+from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
@@ -77,8 +77,8 @@ def check_labels_matched(events: pd.DataFrame, joined: pd.DataFrame, feature_col
 
 def build_training_set(start: date, end: date, settings: Settings | None = None) -> TrainingSet:
     """Join the label events of ``[start, end]`` with the FeatureService point-in-time and snapshot the result."""
-    from driftloop.point_in_time import feature_columns as service_columns
-    from driftloop.point_in_time import historical_features, service_lookups
+    from driftloop.features.point_in_time import feature_columns as service_columns
+    from driftloop.features.point_in_time import historical_features, service_lookups
 
     settings = settings or get_settings()
     spec = active_spec(settings)

@@ -1,7 +1,7 @@
 """MLflow tracking and the model registry: log a training run with its lineage, register it, gate it, roll back.
 
 Versions are addressed by aliases, never by the deprecated stages: every new version gets ``challenger``; the gate
-moves ``champion``, and every move is recorded in the champion history (``driftloop.champion_history``) before the
+moves ``champion``, and every move is recorded in the champion history (``driftloop.model.champion_history``) before the
 alias moves, so a rollback goes back to the real previous champion.
 
 The lifecycle fails closed. Only MLflow's answer that a model or alias does not exist means "none"; any other error
@@ -41,10 +41,10 @@ from mlflow.protos.databricks_pb2 import (
 )
 from mlflow.types import ColSpec, Schema
 
-from driftloop.champion_history import PROMOTIONS, ChampionEvent, ChampionHistory, events_of_version
-from driftloop.promotion import PromotionDecision
+from driftloop.model.champion_history import PROMOTIONS, ChampionEvent, ChampionHistory, events_of_version
+from driftloop.model.promotion import PromotionDecision
+from driftloop.model.training import TrainedModel, build_model_matrix, predict, target_column
 from driftloop.settings import get_settings
-from driftloop.training import TrainedModel, build_model_matrix, predict, target_column
 from driftloop.usecase.active import active_spec
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -439,7 +439,7 @@ def _read_history(mlflow_client: MlflowClient, model_name: str) -> ChampionHisto
 
 
 def read_history(tracking_uri: str, model_name: str) -> ChampionHistory:
-    """The champion history of ``model_name`` (see ``driftloop.champion_history``)."""
+    """The champion history of ``model_name`` (see ``driftloop.model.champion_history``)."""
     with registry_calls(tracking_uri, f"read the champion history of model {model_name!r}"):
         return _read_history(client(tracking_uri), model_name)
 

@@ -8,10 +8,10 @@ For a day that ``score`` wrote, against the model version that scored it:
   default normed Wasserstein distance for numeric and Jensen-Shannon distance for categorical columns, effect sizes
   that do not raise false alarms just because samples are large). Each column's threshold is the larger of its
   effect-size floor (0.1) and the sampling noise of a clean sample of the current size, bootstrapped from the
-  reference (``driftloop.drift_thresholds``), so small samples are not told "drift" by noise. The day drifts when
-  the share of drifted columns reaches ``DRIFTLOOP_DRIFT_SHARE``, when one column is beyond the severe distance
-  (``DRIFTLOOP_DRIFT_SEVERE_THRESHOLD``, scaled like its threshold), or on prediction drift; the record names which
-  in its ``reasons``. Both sides are sampled to at most ``DRIFTLOOP_DRIFT_SAMPLE_ROWS`` rows, seeded. With fewer
+  reference (``driftloop.monitoring.drift_thresholds``), so small samples are not told "drift" by noise. The day
+  drifts when the share of drifted columns reaches ``DRIFTLOOP_DRIFT_SHARE``, when one column is beyond the severe
+  distance (``DRIFTLOOP_DRIFT_SEVERE_THRESHOLD``, scaled like its threshold), or on prediction drift; the record names
+  which in its ``reasons``. Both sides are sampled to at most ``DRIFTLOOP_DRIFT_SAMPLE_ROWS`` rows, seeded. With fewer
   than ``DRIFTLOOP_DRIFT_MIN_ROWS`` current rows the verdict is ``insufficient_data``, never ``drift``. Columns the
   spec leaves out (``[monitoring]``: excluded, or constant within a day such as a weekday) are not compared.
 - **prediction drift**: the version's scores on the reference against the day's scores, with a threshold calibrated
@@ -20,8 +20,8 @@ For a day that ``score`` wrote, against the model version that scored it:
   labels that arrived since, compared with the version's own test metric (``DRIFTLOOP_QUALITY_DROP_TOLERANCE``).
 
 The HTML reports and JSON snapshots go to the reports store (a folder or S3), the numbers to an MLflow run against
-the version, and the verdict to a drift record (``driftloop.drift_records``), written idempotently per day and
-version.
+the version, and the verdict to a drift record (``driftloop.monitoring.drift_records``), written idempotently per day
+and version.
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from driftloop import drift_records, drift_thresholds, lake, model_registry
 from driftloop.dates import as_of_timestamp
-from driftloop.drift_thresholds import Thresholds
+from driftloop.model import model_registry
+from driftloop.model.training import categorical_columns, target_column
+from driftloop.monitoring import drift_records, drift_thresholds
+from driftloop.monitoring.drift_thresholds import Thresholds
 from driftloop.settings import MonitoringSettings, Settings, get_settings
-from driftloop.training import categorical_columns, target_column
+from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
@@ -133,7 +135,7 @@ def day_thresholds(
     cache: tuple[Path, dict] | None = None,
 ) -> Thresholds:
     """The thresholds a day of ``current_rows`` rows is judged by against ``reference`` (with its ``prediction``
-    column): see :mod:`driftloop.drift_thresholds`; ``cache`` is where and under which key they are kept."""
+    column): see :mod:`driftloop.monitoring.drift_thresholds`; ``cache`` is where and under which key they are kept."""
     return drift_thresholds.calibrate(
         reference, columns, categorical_columns(), current_rows, settings.monitoring, settings.model.seed, cache
     )
@@ -363,7 +365,7 @@ def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None
     """Quality of the predictions made ``label_horizon_days`` before ``day``, whose labels have arrived by now;
     None when that day was not scored or has too few labels (``DRIFTLOOP_QUALITY_MIN_ROWS`` rows and, for
     classification, :data:`MIN_CLASS_ROWS` of each class)."""
-    from driftloop.training_set import label_events
+    from driftloop.model.training_set import label_events
 
     spec = active_spec(settings)
     key, as_of = spec.entity.join_key, spec.label.as_of_column

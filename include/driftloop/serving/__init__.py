@@ -1,0 +1,1 @@
+"""Serving: batch scoring of the champion to Parquet and PostgreSQL (``scoring``)."""
