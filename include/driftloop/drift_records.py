@@ -168,10 +168,11 @@ def _record(row) -> DriftRecord:
 @lru_cache(maxsize=8)
 def engine(url: str) -> sa.Engine:
     """An engine on the store with its tables created; SQLite transactions take the write lock when they begin."""
+    driver_url = url
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+        driver_url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     sqlite_wait = {"timeout": 30} if url.startswith("sqlite") else {}
-    created = sa.create_engine(url, pool_pre_ping=True, connect_args=sqlite_wait)
+    created = sa.create_engine(driver_url, pool_pre_ping=True, connect_args=sqlite_wait)
     if created.dialect.name == "sqlite":
 
         @sa.event.listens_for(created, "connect")
