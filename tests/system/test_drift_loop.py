@@ -8,7 +8,9 @@ user would, twice with the same scenario and the same assertions:
   (tests/native_stack.py): CeleryExecutor and a Celery worker serving `default` and `gpu` (training routed to
   `gpu`), PostgreSQL databases and roles made by the compose init script, an MLflow server on PostgreSQL with S3
   artifacts, moto's S3 server for MinIO (MLflow artifacts, drift reports), Feast's SQL registry and Redis online
-  store. It also checks that the champion was trained by the Celery worker and that artifacts and reports are in S3.
+  store. It also checks that the champion was trained by the Celery worker, that artifacts and reports are in S3, and
+  that no password, key or signing secret of the stack appears in `airflow tasks render` output, in any task's
+  rendered fields or in any log file under AIRFLOW_HOME/logs.
 
 The
 accepted batches and features of the simulated days are prepared with the package first (the data half is tested
@@ -30,6 +32,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -178,12 +181,17 @@ def loop(request, tmp_path_factory, prepared_data):
         )
         try:
             assert up.returncode == 0, up.stdout + up.stderr
-            client = AirflowClient(parts["url"], "admin", "admin")
+            client = AirflowClient(
+                parts["url"],
+                airflow_env.get("DRIFTLOOP_AIRFLOW_USER") or "admin",
+                airflow_env.get("DRIFTLOOP_AIRFLOW_PASSWORD") or "admin",
+            )
             client.wait_for_dags(["train", "features", "score", "monitor", "retrain_on_drift"])
             yield {
                 "client": client,
                 "settings": settings,
                 "airflow_home": Path(airflow_env["AIRFLOW_HOME"]),
+                "airflow_env": airflow_env,
                 "stack": parts["stack"],
                 "topology": request.param,
             }
@@ -247,6 +255,36 @@ def _check_production_outputs(loop, registry, champion) -> None:
     reports = stack.keys(stack.buckets["DRIFTLOOP_REPORTS_BUCKET"], "drift/")
     assert {key.rsplit(".", 1)[1] for key in reports} == {"html", "json"}
     assert len(reports) == 2 * len(_records(loop["settings"])), reports
+
+
+def _check_no_secret_is_shown(loop, retraining_run_id: str) -> None:
+    """Production only: none of the stack's secrets (passwords, Fernet key, signing secrets) is in what
+    `airflow tasks render` prints for the retraining run's tasks, in the rendered fields of any task instance, or in
+    any log file under AIRFLOW_HOME/logs."""
+    secrets, client = loop["stack"].secrets, loop["client"]
+
+    def leaked(text: str) -> list[str]:
+        return sorted(name for name, value in secrets.items() if value in text)
+
+    airflow = str(Path(sys.executable).parent / "airflow")
+    for task in ("wait_for_drift", "claim_drift_records", "trigger_train", "record_outcome"):
+        rendered = subprocess.run(
+            [airflow, "tasks", "render", "retrain_on_drift", task, retraining_run_id],
+            env=loop["airflow_env"],
+            capture_output=True,
+            text=True,
+        )
+        assert rendered.returncode == 0, rendered.stderr[-2000:]
+        assert leaked(rendered.stdout + rendered.stderr) == [], task
+    for dag_id in ("train", "features", "score", "monitor", "retrain_on_drift"):
+        for run in client.runs(dag_id):
+            for instance in client.task_instances(dag_id, run["dag_run_id"]):
+                where = (dag_id, run["dag_run_id"], instance["task_id"])
+                assert leaked(repr(instance.get("rendered_fields"))) == [], where
+    logs = [path for path in (loop["airflow_home"] / "logs").rglob("*") if path.is_file()]
+    assert any("wait_for_drift" in str(path) for path in logs), logs[:10]
+    for path in logs:
+        assert leaked(path.read_text(errors="replace")) == [], path
 
 
 def _records(settings) -> dict:
@@ -333,3 +371,4 @@ def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
     assert _prediction_rows(settings, LATE_DRIFT_DAY) == _active_customers(settings, LATE_DRIFT_DAY)
     if loop["stack"] is not None:
         _check_production_outputs(loop, registry, registry.get_model_version_by_alias("churn", "champion"))
+        _check_no_secret_is_shown(loop, ledger[0]["run_id"])
