@@ -12,7 +12,7 @@ For a day that ``score`` wrote, against the model version that scored it:
   labels that arrived since, compared with the version's own test metric (``DRIFTLOOP_QUALITY_DROP_TOLERANCE``).
 
 The HTML reports and JSON snapshots go to the reports store (a folder or S3), the numbers to an MLflow run against
-the version (one per day and version: a rerun logs into it again), and the verdict to a drift record (``driftloop.drift_records``), written idempotently per day and
+the version, and the verdict to a drift record (``driftloop.drift_records``), written idempotently per day and
 version.
 """
 
