@@ -4,8 +4,7 @@ Features are read through the same FeatureService as training, with the same off
 (``driftloop.point_in_time``) at the end of the scored day, not the online store: a backfill of an old day then
 scores with the features as of that day, and scoring uses exactly the join training used. The model matrix is built
 by the same function as in training. The feature rows a day was scored from are kept next to the predictions
-(``scored_features/``): drift monitoring compares them with the model's training snapshot. A day's Parquet files and
-its PostgreSQL rows are written so that they agree, and checked to (:func:`write_scored_day`, :func:`disagreement`).
+(``scored_features/``): drift monitoring compares them with the model's training snapshot.
 """
 
 from __future__ import annotations
