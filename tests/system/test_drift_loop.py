@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -266,11 +265,13 @@ def _check_no_secret_is_shown(loop, retraining_run_id: str) -> None:
     def leaked(text: str) -> list[str]:
         return sorted(name for name, value in secrets.items() if value in text)
 
-    airflow = str(Path(sys.executable).parent / "airflow")
     for task in ("wait_for_drift", "claim_drift_records", "trigger_train", "record_outcome"):
+        # With the dags and plugins folders the running components got from scripts/airflow-env.sh.
         rendered = subprocess.run(
-            [airflow, "tasks", "render", "retrain_on_drift", task, retraining_run_id],
+            ["bash", "-c", '. scripts/airflow-env.sh && exec airflow tasks render "$@"', "render"]
+            + ["retrain_on_drift", task, retraining_run_id],
             env=loop["airflow_env"],
+            cwd=REPO_ROOT,
             capture_output=True,
             text=True,
         )
