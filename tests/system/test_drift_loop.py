@@ -266,11 +266,13 @@ def _check_no_secret_is_shown(loop, manual_train_run_id: str) -> None:
         return sorted(name for name, value in secrets.items() if value in text)
 
     # `airflow tasks render` fails on asset-triggered runs in Airflow 3.3 (DetachedInstanceError on their consumed
-    # asset events): the sensor is rendered for a logical date (an in-memory run), `train` for its manual run.
+    # asset events): the sensor is rendered for a logical date (an in-memory run), `train` for its manual run. Nor
+    # can it resolve XCom arguments outside a task (no SUPERVISOR_COMMS): the API's rendered fields below cover those.
     renders = [("retrain_on_drift", "wait_for_drift", START.isoformat())] + [
         ("train", instance["task_id"], manual_train_run_id)
         for instance in client.task_instances("train", manual_train_run_id)
     ]
+    rendered_tasks = []
     for dag_id, task, run in renders:
         # With the dags and plugins folders the running components got from scripts/airflow-env.sh.
         rendered = subprocess.run(
@@ -280,8 +282,12 @@ def _check_no_secret_is_shown(loop, manual_train_run_id: str) -> None:
             capture_output=True,
             text=True,
         )
-        assert rendered.returncode == 0, rendered.stderr[-2000:]
         assert leaked(rendered.stdout + rendered.stderr) == [], (dag_id, task)
+        if rendered.returncode != 0 and "SUPERVISOR_COMMS" in rendered.stderr:
+            continue
+        assert rendered.returncode == 0, rendered.stderr[-2000:]
+        rendered_tasks.append((dag_id, task))
+    assert ("retrain_on_drift", "wait_for_drift") in rendered_tasks and len(rendered_tasks) > 1, rendered_tasks
     for dag_id in ("train", "features", "score", "monitor", "retrain_on_drift"):
         for run in client.runs(dag_id):
             for instance in client.task_instances(dag_id, run["dag_run_id"]):
