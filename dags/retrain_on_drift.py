@@ -4,18 +4,24 @@
 Runs after each `monitor` run (on the `drift_reports` asset), and by hand from the UI.
 
 1. **wait_for_drift** (`DriftSensor`, deferrable: it waits in the triggerer and holds no worker slot) waits until
-   there is an unconsumed drift record with verdict `drift` or `quality_drop`, fewer than
+   there is an unconsumed drift record with verdict `drift` or `quality_drop` of the current champion version
+   (records of superseded versions are kept for history and trigger nothing), fewer than
    `DRIFTLOOP_RETRAIN_MAX_ACTIVE` drift-triggered retrainings are unfinished and `DRIFTLOOP_RETRAIN_COOLDOWN_S` has
    passed since the last one started. It polls the drift record store
-   every `DRIFTLOOP_DRIFT_POKE_INTERVAL_S` seconds and gives up (skipped, not failed) after
-   `DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S`. Its log says what it waits for.
-2. **claim_drift_records** takes every pending record (`DRIFTLOOP_RETRAIN_COALESCE`; else the oldest) in one locked
-   transaction and marks them consumed by this run, so a record never triggers twice and several records are
-   coalesced into one retraining; if another run got them
+   every `DRIFTLOOP_DRIFT_POKE_INTERVAL_S` seconds; each check first finishes retrainings that never recorded their
+   outcome from Airflow's record of their runs (their `train` run ended: its state; it never started: the records
+   are released), and one Airflow cannot tell about stops counting as running after
+   `DRIFTLOOP_RETRAIN_CLAIM_TIMEOUT_S`. After `DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S` without a retraining it ends
+   skipped. Its log says what it waits for: nothing pending, or what blocks the pending records and until when.
+   It reads the drift database URL from the settings when it runs: no password in its fields.
+2. **claim_drift_records** takes every pending record of the champion (`DRIFTLOOP_RETRAIN_COALESCE`; else the
+   oldest) in one locked transaction and marks them consumed by this run, so a record never triggers twice and
+   several records are coalesced into one retraining; if another run got them
    first, or a guard holds, the rest is skipped and the log says why.
 3. **trigger_train** starts `train` (run id `drift__<this run id>`) with a conf naming the reason and the records,
    and waits for it, deferred. `train` itself runs one at a time.
-4. **record_outcome** writes how the training ended to the store; the cooldown counts from the start.
+4. **record_outcome** writes how the training ended to the store; the cooldown counts from the start. When the
+   `train` run never started the records are released for the next retraining.
 
 The retrain decision and the records are in the logs of tasks 1 and 2; whether the new version became champion is
 decided by `train`'s gate, as for any training.
@@ -48,22 +54,22 @@ monitoring = settings.monitoring
 def retrain_on_drift():
     wait_for_drift = DriftSensor(
         task_id="wait_for_drift",
-        db_url=monitoring.drift_db_url,
         model_name=settings.model.name,
         cooldown_s=monitoring.retrain_cooldown_s,
+        claim_timeout_s=monitoring.retrain_claim_timeout_s,
         max_active=monitoring.retrain_max_active,
         poke_interval=monitoring.sensor_poke_interval_s,
         timeout=monitoring.sensor_timeout_s,
-        soft_fail=True,
         retries=0,
     )
 
     @task
     def claim_drift_records(ready: dict, **context) -> dict:
-        """Consume the pending records for this run, atomically; skip when there is nothing to take."""
+        """Consume the pending records of the champion for this run, atomically; skip when there is nothing to take."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from driftloop.monitoring.drift_records import claim, set_train_run
+        from driftloop_airflow.drift import champion_version
 
         run_id = context["run_id"]
         claimed = claim(
@@ -73,6 +79,8 @@ def retrain_on_drift():
             monitoring.retrain_cooldown_s,
             max_active=monitoring.retrain_max_active,
             coalesce=monitoring.retrain_coalesce,
+            champion_version=champion_version(settings.model.name),
+            claim_timeout_s=monitoring.retrain_claim_timeout_s,
         )
         if claimed is None:
             raise AirflowSkipException(
@@ -103,17 +111,25 @@ def retrain_on_drift():
 
     @task(trigger_rule="all_done")
     def record_outcome(claimed: dict | None, **context) -> str:
-        """Store how the drift-triggered training ended."""
+        """Store how the drift-triggered training ended; release the records when it never started."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from driftloop.monitoring.drift_records import finish
+        from driftloop.monitoring.drift_records import ENDED_RUN_STATES, NOT_STARTED, finish, release
+        from driftloop_airflow.drift import airflow_run_state
 
         if not claimed:
             raise AirflowSkipException("nothing was claimed, so no training ran")
-        state = context["ti"].get_dagrun_state(dag_id="train", run_id=claimed["train_run_id"])
-        state = str(getattr(state, "value", state))
+        train_run_id = claimed["train_run_id"]
+        state = airflow_run_state("train", train_run_id)
+        if state is None:
+            release(monitoring.drift_db_url, context["run_id"])
+            print(f"train run {train_run_id} never started: records {claimed['record_ids']} released")
+            return NOT_STARTED
+        if state not in ENDED_RUN_STATES:
+            print(f"train run {train_run_id} is still {state}: the drift sensor records its outcome when it ends")
+            return state
         finish(monitoring.drift_db_url, context["run_id"], state)
-        print(f"train run {claimed['train_run_id']} ended {state}")
+        print(f"train run {train_run_id} ended {state}")
         return state
 
     claimed >> trigger_train >> record_outcome(claimed)

@@ -7,7 +7,9 @@ set -euo pipefail
 . "$(dirname "$0")/airflow-env.sh"
 run_dir="$AIRFLOW_HOME/run"
 mkdir -p "$run_dir"
-printf '{"%s": "%s"}\n' "$DRIFTLOOP_AIRFLOW_USER" "$DRIFTLOOP_AIRFLOW_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+# As JSON from the environment: any character in the password is safe.
+python -c 'import json, os; print(json.dumps({os.environ["DRIFTLOOP_AIRFLOW_USER"]: os.environ["DRIFTLOOP_AIRFLOW_PASSWORD"]}))' \
+  > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 airflow db migrate > "$run_dir/db-migrate.log" 2>&1 || { cat "$run_dir/db-migrate.log"; exit 1; }
 components=(api-server scheduler dag-processor triggerer)
 if [ "$AIRFLOW__CORE__EXECUTOR" = CeleryExecutor ]; then components+=(celery-worker); fi

@@ -3,9 +3,11 @@
 No Docker engine runs here, so the stack test starts the same services natively: the machine's PostgreSQL (with the
 roles and databases made by ``docker/postgres/init-databases.sh``) and Redis, moto's S3 server in place of MinIO
 (with the buckets of the ``minio-init`` job), and ``mlflow server`` with the compose service's own command line.
-The Airflow environment is the compose file's ``airflow-scheduler`` environment with ``${VAR:-default}``
-interpolated from test values (as ``.env`` would) and the service host names mapped to this machine's ports; the
-few values that only make sense inside a container (paths, ports) or isolate the test are ``NativeStack.overrides``.
+The Airflow environment is the compose file's ``airflow-apiserver`` environment (the common Airflow environment plus
+the UI login) with ``${VAR:-default}`` interpolated from test values (as ``.env`` would; the variables compose
+requires, ``${VAR:?message}``, every password, the Fernet key and the signing secrets, get generated values, in
+``NativeStack.secrets``) and the service host names mapped to this machine's ports; the few values that only make
+sense inside a container (paths, ports) or isolate the test are ``NativeStack.overrides``.
 Everything started is stopped, and the databases, roles, buckets and Redis keys made are removed.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shlex
 import signal
 import socket
@@ -38,14 +41,40 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class MissingVariableError(ValueError):
+    """A variable that the compose file requires (``${VAR:?message}``) has no value."""
+
+
 def interpolate(text: str, values: dict[str, str]) -> str:
-    """``${VAR:-default}``, ``${VAR}`` and ``$$`` as docker compose interpolates them from ``values``."""
+    """``${VAR:-default}``, ``${VAR:?message}``, ``${VAR}`` and ``$$`` as docker compose interpolates them from
+    ``values``; a required variable that is unset or empty raises :class:`MissingVariableError` with its message."""
 
     def one(match: re.Match) -> str:
-        name, default = match.group(1), match.group(3)
-        return values.get(name) or (default if default is not None else "")
+        name, operator, argument = match.group(1), match.group(3), match.group(4)
+        if values.get(name):
+            return values[name]
+        if operator == ":?":
+            raise MissingVariableError(f"required variable {name} is missing a value: {argument}")
+        return argument if operator == ":-" else ""
 
-    return re.sub(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}", one, text).replace("$$", "$")
+    return re.sub(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)((:-|:\?)([^}]*))?\}", one, text).replace("$$", "$")
+
+
+def required_variables(text: str) -> list[str]:
+    """The variables that ``text`` (a compose file) requires, ``${VAR:?message}``, sorted."""
+    return sorted(set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):\?", text)))
+
+
+def generated_secrets() -> dict[str, str]:
+    """A fresh value for every variable that docker-compose.yaml requires: a Fernet key for ``AIRFLOW_FERNET_KEY``,
+    random URL-safe strings (as .env.example says to make them) for the passwords and signing secrets."""
+    from cryptography.fernet import Fernet
+
+    values = {
+        name: f"{name.lower()}-{secrets.token_urlsafe(12)}" for name in required_variables(COMPOSE_FILE.read_text())
+    }
+    values["AIRFLOW_FERNET_KEY"] = Fernet.generate_key().decode()
+    return values
 
 
 def compose_services(values: dict[str, str]) -> dict:
@@ -129,6 +158,7 @@ class NativeStack:
 
     env: dict[str, str]
     overrides: dict[str, str]
+    secrets: dict[str, str]
     s3_endpoint: str
     buckets: dict[str, str]
     mlflow_url: str
@@ -158,13 +188,10 @@ def native_stack(
     """Start PostgreSQL databases, S3 and MLflow, and build the environment of compose's Airflow services with the
     ``.env`` values ``dotenv`` (plus generated names and credentials); clean everything up after."""
     suffix = uuid.uuid4().hex[:8]
-    values = {"MINIO_ROOT_USER": "driftloop-test", "MINIO_ROOT_PASSWORD": "driftloop-test-secret", **(dotenv or {})}
+    generated = generated_secrets()
+    values = {"MINIO_ROOT_USER": "driftloop-test", **generated, **(dotenv or {})}
     for part in ("AIRFLOW", "MLFLOW", "FEAST", "DRIFTLOOP"):
-        values |= {
-            f"{part}_DB_USER": f"{part.lower()}_{suffix}",
-            f"{part}_DB_PASSWORD": "test",
-            f"{part}_DB_NAME": f"{part.lower()}_{suffix}",
-        }
+        values |= {f"{part}_DB_USER": f"{part.lower()}_{suffix}", f"{part}_DB_NAME": f"{part.lower()}_{suffix}"}
     for bucket in (
         "DRIFTLOOP_LANDING_BUCKET",
         "DRIFTLOOP_RAW_BUCKET",
@@ -203,7 +230,7 @@ def native_stack(
         server = stack.enter_context(_process(command, mlflow_env, mlflow_log))
 
         airflow_env = {
-            key: map_hosts(str(value), hosts) for key, value in services["airflow-scheduler"]["environment"].items()
+            key: map_hosts(str(value), hosts) for key, value in services["airflow-apiserver"]["environment"].items()
         }
         worker_queues = set()
         for service in services.values():
@@ -229,6 +256,7 @@ def native_stack(
         native = NativeStack(
             env=airflow_env,
             overrides=overrides,
+            secrets={name: values[name] for name in generated},
             s3_endpoint=s3_endpoint,
             buckets={name: values[name] for name in values if name.endswith("_BUCKET")},
             mlflow_url=f"http://127.0.0.1:{mlflow_port}",

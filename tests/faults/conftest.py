@@ -1,5 +1,6 @@
 """Fixtures of the fault suite: one real ``mlflow server`` behind a fault proxy per module, two trained runs (a good
-model and a weak one) to register again and again, and a fresh model name per test."""
+model and a weak one) to register again and again, a fresh model name per test, and a private PostgreSQL cluster the
+tests may stop and start."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from mlflow_faults import FaultProxy, StepResult, mlflow_server, run_step
+from private_postgres import private_postgres
 
 CREDENTIALS = "driftloop:s3cret"
 _names = itertools.count(1)
@@ -171,3 +173,18 @@ def lifecycle(proxy, trained, tmp_path, monkeypatch) -> Lifecycle:
     yield Lifecycle(proxy, trained, tmp_path / "data", {**os.environ, **values})
     proxy.reset()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A private PostgreSQL cluster for one test module, stopped and removed afterwards."""
+    with private_postgres() as running:
+        yield running
+
+
+@pytest.fixture
+def running_cluster(cluster):
+    """The module's cluster, started again after a test that stopped it."""
+    yield cluster
+    if cluster.stopped():
+        cluster.start()

@@ -8,7 +8,9 @@ user would, twice with the same scenario and the same assertions:
   (tests/native_stack.py): CeleryExecutor and a Celery worker serving `default` and `gpu` (training routed to
   `gpu`), PostgreSQL databases and roles made by the compose init script, an MLflow server on PostgreSQL with S3
   artifacts, moto's S3 server for MinIO (MLflow artifacts, drift reports), Feast's SQL registry and Redis online
-  store. It also checks that the champion was trained by the Celery worker and that artifacts and reports are in S3.
+  store. It also checks that the champion was trained by the Celery worker, that artifacts and reports are in S3, and
+  that no password, key or signing secret of the stack appears in `airflow tasks render` output, in any task's
+  rendered fields or in any log file under AIRFLOW_HOME/logs.
 
 The
 accepted batches and features of the simulated days are prepared with the package first (the data half is tested
@@ -178,12 +180,17 @@ def loop(request, tmp_path_factory, prepared_data):
         )
         try:
             assert up.returncode == 0, up.stdout + up.stderr
-            client = AirflowClient(parts["url"], "admin", "admin")
+            client = AirflowClient(
+                parts["url"],
+                airflow_env.get("DRIFTLOOP_AIRFLOW_USER") or "admin",
+                airflow_env.get("DRIFTLOOP_AIRFLOW_PASSWORD") or "admin",
+            )
             client.wait_for_dags(["train", "features", "score", "monitor", "retrain_on_drift"])
             yield {
                 "client": client,
                 "settings": settings,
                 "airflow_home": Path(airflow_env["AIRFLOW_HOME"]),
+                "airflow_env": airflow_env,
                 "stack": parts["stack"],
                 "topology": request.param,
             }
@@ -247,6 +254,49 @@ def _check_production_outputs(loop, registry, champion) -> None:
     reports = stack.keys(stack.buckets["DRIFTLOOP_REPORTS_BUCKET"], "drift/")
     assert {key.rsplit(".", 1)[1] for key in reports} == {"html", "json"}
     assert len(reports) == 2 * len(_records(loop["settings"])), reports
+
+
+def _check_no_secret_is_shown(loop, manual_train_run_id: str) -> None:
+    """Production only: none of the stack's secrets (passwords, Fernet key, signing secrets) is in what
+    `airflow tasks render` prints for the drift sensor and the tasks of a `train` run, in the rendered fields of any
+    task instance, or in any log file under AIRFLOW_HOME/logs."""
+    secrets, client = loop["stack"].secrets, loop["client"]
+
+    def leaked(text: str) -> list[str]:
+        return sorted(name for name, value in secrets.items() if value in text)
+
+    # `airflow tasks render` fails on asset-triggered runs in Airflow 3.3 (DetachedInstanceError on their consumed
+    # asset events): the sensor is rendered for a logical date (an in-memory run), `train` for its manual run. Nor
+    # can it resolve XCom arguments outside a task (no SUPERVISOR_COMMS): the API's rendered fields below cover those.
+    renders = [("retrain_on_drift", "wait_for_drift", START.isoformat())] + [
+        ("train", instance["task_id"], manual_train_run_id)
+        for instance in client.task_instances("train", manual_train_run_id)
+    ]
+    rendered_tasks = []
+    for dag_id, task, run in renders:
+        # With the dags and plugins folders the running components got from scripts/airflow-env.sh.
+        rendered = subprocess.run(
+            ["bash", "-c", '. scripts/airflow-env.sh && exec airflow tasks render "$@"', "render", dag_id, task, run],
+            env=loop["airflow_env"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert leaked(rendered.stdout + rendered.stderr) == [], (dag_id, task)
+        if rendered.returncode != 0 and "SUPERVISOR_COMMS" in rendered.stderr:
+            continue
+        assert rendered.returncode == 0, rendered.stderr[-2000:]
+        rendered_tasks.append((dag_id, task))
+    assert ("retrain_on_drift", "wait_for_drift") in rendered_tasks and len(rendered_tasks) > 1, rendered_tasks
+    for dag_id in ("train", "features", "score", "monitor", "retrain_on_drift"):
+        for run in client.runs(dag_id):
+            for instance in client.task_instances(dag_id, run["dag_run_id"]):
+                where = (dag_id, run["dag_run_id"], instance["task_id"])
+                assert leaked(repr(instance.get("rendered_fields"))) == [], where
+    logs = [path for path in (loop["airflow_home"] / "logs").rglob("*") if path.is_file()]
+    assert any("wait_for_drift" in str(path) for path in logs), logs[:10]
+    for path in logs:
+        assert leaked(path.read_text(errors="replace")) == [], path
 
 
 def _records(settings) -> dict:
@@ -333,3 +383,4 @@ def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
     assert _prediction_rows(settings, LATE_DRIFT_DAY) == _active_customers(settings, LATE_DRIFT_DAY)
     if loop["stack"] is not None:
         _check_production_outputs(loop, registry, registry.get_model_version_by_alias("churn", "champion"))
+        _check_no_secret_is_shown(loop, initial)

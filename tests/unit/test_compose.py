@@ -110,3 +110,118 @@ def test_the_dockerfile_builds_from_the_locked_airflow_and_fetches_nothing_at_st
     for copied in re.findall(r"^COPY (?:--\S+ )*(.+) \S+$", dockerfile, re.M):
         for source in copied.split():
             assert (REPO_ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET")
+
+
+def test_every_secret_is_required_without_a_default_and_left_empty_in_env_example():
+    from native_stack import required_variables
+
+    text = (REPO_ROOT / "docker-compose.yaml").read_text()
+    uses = re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)(:[-?])?", text)
+    secrets = {name for name, _ in uses if SECRET_NAME.search(name)}
+    assert {"AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "POSTGRES_PASSWORD"} <= secrets
+    assert {f"{part}_DB_PASSWORD" for part in ("AIRFLOW", "MLFLOW", "FEAST", "DRIFTLOOP")} <= secrets
+    assert {"MINIO_ROOT_PASSWORD", "DRIFTLOOP_AIRFLOW_PASSWORD"} <= secrets
+    assert sorted({name for name, operator in uses if name in secrets and operator != ":?"}) == []
+    assert required_variables(text) == sorted(secrets)
+    example = dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", (REPO_ROOT / ".env.example").read_text(), re.M))
+    assert {name: example[name] for name in secrets} == dict.fromkeys(secrets, "")
+
+
+def test_compose_refuses_to_start_without_a_secret_and_encrypts_and_signs_with_them():
+    from native_stack import MissingVariableError, compose_services, generated_secrets
+
+    values = generated_secrets()
+    for name in ("DRIFTLOOP_DB_PASSWORD", "AIRFLOW_FERNET_KEY"):
+        with pytest.raises(MissingVariableError, match=name):
+            compose_services({k: v for k, v in values.items() if k != name})
+    services = compose_services(values)
+    airflow_services = [name for name in services if name.startswith("airflow-")]
+    for name in airflow_services:
+        environment = services[name]["environment"]
+        assert environment["AIRFLOW__CORE__FERNET_KEY"] == values["AIRFLOW_FERNET_KEY"], name
+        assert environment["AIRFLOW__API_AUTH__JWT_SECRET"] == values["AIRFLOW_JWT_SECRET"], name
+        assert environment["AIRFLOW__API__SECRET_KEY"] == values["AIRFLOW_API_SECRET_KEY"], name
+
+
+def test_no_secret_is_on_a_command_line_or_in_a_connection_json():
+    import json
+
+    from native_stack import compose_services, generated_secrets
+
+    values = generated_secrets()
+    services = compose_services(values)
+    for name, service in services.items():
+        command = service.get("command", "")
+        command = command if isinstance(command, str) else " ".join(command)
+        assert not [secret for secret in values.values() if secret in command], name
+    connection = json.loads(services["airflow-scheduler"]["environment"]["AIRFLOW_CONN_AWS_DEFAULT"])
+    assert "password" not in connection and "login" not in connection
+
+
+def test_the_passwords_file_is_valid_json_whatever_the_password(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from native_stack import compose_services, generated_secrets
+
+    password = """a "quoted" pass\\word with 'both' quotes, $HOME and {braces}"""
+    services = compose_services(generated_secrets() | {"DRIFTLOOP_AIRFLOW_PASSWORD": password})
+    apiserver = services["airflow-apiserver"]
+    shell, flag, script = apiserver["command"]
+    assert (shell, flag) == ("bash", "-c") and script.endswith("&& exec airflow api-server")
+    passwords_file = tmp_path / "passwords.json"
+    environment = {key: str(value) for key, value in apiserver["environment"].items()}
+    environment["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(passwords_file)
+    write = script.removesuffix("&& exec airflow api-server")
+    path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    subprocess.run([shell, flag, write], env=environment | {"PATH": path}, check=True)
+    assert json.loads(passwords_file.read_text()) == {environment["DRIFTLOOP_AIRFLOW_USER"]: password}
+    assert "printf" not in (REPO_ROOT / "docker-compose.yaml").read_text()
+
+
+def test_the_database_init_script_quotes_names_and_passwords():
+    import os
+    import subprocess
+    import uuid
+
+    import psycopg2
+
+    suffix = uuid.uuid4().hex[:6]
+    parts = ("AIRFLOW", "MLFLOW", "FEAST", "DRIFTLOOP")
+    values = {}
+    for part in parts:
+        values |= {
+            f"{part}_DB_USER": f"""u'{part.lower()}"{suffix}""",
+            f"{part}_DB_PASSWORD": """p'w"; DROP ROLE postgres; --""",
+            f"{part}_DB_NAME": f"""d'{part.lower()}"{suffix}""",
+        }
+    env = {**os.environ, **values, "POSTGRES_USER": "postgres", "PGHOST": "127.0.0.1", "PGPORT": "5432"}
+    script = REPO_ROOT / "docker" / "postgres" / "init-databases.sh"
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    try:
+        assert done.returncode == 0, done.stderr
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT d.datname, r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+                "WHERE d.datname LIKE %s",
+                (f"%{suffix}",),
+            )
+            owners = dict(cursor.fetchall())
+        assert owners == {values[f"{p}_DB_NAME"]: values[f"{p}_DB_USER"] for p in parts}
+    finally:
+        with admin.cursor() as cursor:
+            for part in parts:
+                cursor.execute(f"DROP DATABASE IF EXISTS {_quote_ident(values[f'{part}_DB_NAME'])} WITH (FORCE)")
+                cursor.execute(f"DROP ROLE IF EXISTS {_quote_ident(values[f'{part}_DB_USER'])}")
+        admin.close()
+
+
+def _quote_ident(name: str) -> str:
+    """``name`` as a PostgreSQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

@@ -11,6 +11,8 @@ from driftloop.monitoring import drift_records
 from postgres_databases import postgres_database
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+CHAMPION_V1 = {"champion_version": "1", "claim_timeout_s": 86_400}
+"""Version 1 is champion; an unfinished claim counts as running for a day."""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,35 +57,38 @@ def test_recording_a_day_twice_updates_one_record(url):
 
 def test_no_drift_records_never_make_a_claim(url):
     _record(url, date(2026, 5, 1), "no_drift")
-    assert drift_records.readiness(url, "churn", 3600, NOW) == ([], "no unconsumed drift or quality-drop record")
-    assert drift_records.claim(url, "run-a", "churn", 3600, NOW) is None
+    assert drift_records.readiness(url, "churn", 3600, NOW, **CHAMPION_V1) == (
+        [],
+        "no unconsumed drift or quality-drop record of the champion",
+    )
+    assert drift_records.claim(url, "run-a", "churn", 3600, NOW, **CHAMPION_V1) is None
 
 
 def test_a_claim_takes_every_pending_record_once_and_is_idempotent_for_its_run(url):
     ids = [_record(url, date(2026, 5, d)).id for d in (1, 2)] + [_record(url, date(2026, 5, 3), "quality_drop").id]
-    assert drift_records.readiness(url, "churn", 3600, NOW)[0] == ids
-    claim = drift_records.claim(url, "run-a", "churn", 3600, NOW)
+    assert drift_records.readiness(url, "churn", 3600, NOW, **CHAMPION_V1)[0] == ids
+    claim = drift_records.claim(url, "run-a", "churn", 3600, NOW, **CHAMPION_V1)
     assert claim.record_ids == ids and "record 1 drift on 2026-05-01" in claim.reason
-    assert drift_records.claim(url, "run-a", "churn", 3600, NOW) == claim
-    assert drift_records.claim(url, "run-b", "churn", 0, NOW) is None
+    assert drift_records.claim(url, "run-a", "churn", 3600, NOW, **CHAMPION_V1) == claim
+    assert drift_records.claim(url, "run-b", "churn", 0, NOW, **CHAMPION_V1) is None
     assert {r.consumed_by for r in drift_records.records(url)} == {"run-a"}
 
 
 def test_guards_hold_new_claims_while_training_runs_and_during_the_cooldown(url):
     _record(url, date(2026, 5, 1))
-    drift_records.claim(url, "run-a", "churn", 3600, NOW)
+    drift_records.claim(url, "run-a", "churn", 3600, NOW, **CHAMPION_V1)
     drift_records.set_train_run(url, "run-a", "drift__run-a")
     _record(url, date(2026, 5, 2))
-    ids, reason = drift_records.readiness(url, "churn", 3600, NOW + timedelta(hours=5))
-    assert ids == [] and "have not finished, at most 1 at once: run-a (train run drift__run-a)" in reason
-    assert drift_records.claim(url, "run-b", "churn", 3600, NOW + timedelta(hours=5)) is None
+    ids, reason = drift_records.readiness(url, "churn", 3600, NOW + timedelta(hours=5), **CHAMPION_V1)
+    assert ids == [] and "at most 1 at once: run-a (train run drift__run-a, counted as running" in reason
+    assert drift_records.claim(url, "run-b", "churn", 3600, NOW + timedelta(hours=5), **CHAMPION_V1) is None
 
     drift_records.finish(url, "run-a", "success", NOW + timedelta(minutes=10))
-    ids, reason = drift_records.readiness(url, "churn", 3600, NOW + timedelta(minutes=30))
+    ids, reason = drift_records.readiness(url, "churn", 3600, NOW + timedelta(minutes=30), **CHAMPION_V1)
     assert ids == [] and "cooldown" in reason
     later = NOW + timedelta(hours=1, seconds=1)
-    assert drift_records.readiness(url, "churn", 3600, later)[0] == [2]
-    assert drift_records.claim(url, "run-b", "churn", 3600, later).record_ids == [2]
+    assert drift_records.readiness(url, "churn", 3600, later, **CHAMPION_V1)[0] == [2]
+    assert drift_records.claim(url, "run-b", "churn", 3600, later, **CHAMPION_V1).record_ids == [2]
     runs = drift_records.retrainings(url, "churn")
     assert [(r["run_id"], r["record_ids"], r["state"]) for r in runs] == [
         ("run-a", [1], "success"),
@@ -98,7 +103,7 @@ def test_concurrent_claimers_cannot_both_win(url):
 
     def claim(run_id):
         barrier.wait()
-        results[run_id] = drift_records.claim(url, run_id, "churn", 3600, NOW)
+        results[run_id] = drift_records.claim(url, run_id, "churn", 3600, NOW, **CHAMPION_V1)
 
     threads = [threading.Thread(target=claim, args=(f"run-{i}",)) for i in range(4)]
     for thread in threads:
@@ -113,12 +118,12 @@ def test_concurrent_claimers_cannot_both_win(url):
 def test_max_active_and_coalesce_are_honoured(url):
     for day in (1, 2, 3):
         _record(url, date(2026, 5, day))
-    first = drift_records.claim(url, "run-a", "churn", 0, NOW, max_active=2, coalesce=False)
+    first = drift_records.claim(url, "run-a", "churn", 0, NOW, max_active=2, coalesce=False, **CHAMPION_V1)
     assert first.record_ids == [1]
-    second = drift_records.claim(url, "run-b", "churn", 0, NOW, max_active=2, coalesce=False)
+    second = drift_records.claim(url, "run-b", "churn", 0, NOW, max_active=2, coalesce=False, **CHAMPION_V1)
     assert second.record_ids == [2]
-    ids, reason = drift_records.readiness(url, "churn", 0, NOW, max_active=2)
+    ids, reason = drift_records.readiness(url, "churn", 0, NOW, max_active=2, **CHAMPION_V1)
     assert ids == [] and "2 retraining run(s) have not finished, at most 2 at once" in reason
-    assert drift_records.claim(url, "run-c", "churn", 0, NOW, max_active=2) is None
+    assert drift_records.claim(url, "run-c", "churn", 0, NOW, max_active=2, **CHAMPION_V1) is None
     drift_records.finish(url, "run-a", "failed", NOW)
-    assert drift_records.claim(url, "run-c", "churn", 0, NOW, max_active=2).record_ids == [3]
+    assert drift_records.claim(url, "run-c", "churn", 0, NOW, max_active=2, **CHAMPION_V1).record_ids == [3]

@@ -114,11 +114,23 @@ def _repo_contents(settings: Settings) -> RepoContents:
 
 
 def apply_feature_repo(settings: Settings | None = None) -> list[str]:
-    """The equivalent of ``feast apply`` on ``feature_repo/`` (idempotent); returns the names of the objects."""
+    """The equivalent of ``feast apply`` on ``feature_repo/`` (idempotent); returns the names of the objects.
+
+    Feast updates the online store only for definitions that changed against the registry, so a lost SQLite
+    ``online.db`` would stay lost ("no such table" at materialize): the online tables of every view are created
+    again (``CREATE TABLE IF NOT EXISTS``) after each apply."""
     settings = settings or get_settings()
     store = feature_store(settings)
     repo = _repo_contents(settings)
     apply_total_with_repo_instance(store, store.project, store.registry, repo, skip_source_validation=True)
+    store._get_provider().update_infra(
+        project=store.project,
+        tables_to_delete=[],
+        tables_to_keep=store.list_feature_views(),
+        entities_to_delete=[],
+        entities_to_keep=store.list_entities(),
+        partial=True,
+    )
     objects = [*repo.entities, *repo.data_sources, *repo.feature_views, *repo.feature_services]
     return sorted(obj.name for obj in objects if not obj.name.startswith("__"))
 

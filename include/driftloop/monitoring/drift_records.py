@@ -11,22 +11,43 @@ A SQL database named by ``DRIFTLOOP_DRIFT_DB_URL`` (SQLite by default, PostgreSQ
   consumed, the ``train`` run it started, when it started and finished and how it ended.
 
 :func:`claim` is the one place records get consumed: in a single locked transaction it checks the storm guards (at
-most ``max_active`` retrainings unfinished, none started within the cooldown), takes the pending records (all of
-them, coalesced into one retraining, unless told otherwise) and inserts the retraining row, so a record never
-triggers twice and concurrent claimers cannot both win.
+most ``max_active`` retrainings unfinished, none started within the cooldown), takes the pending records of the
+current champion version (all of them, coalesced into one retraining, unless told otherwise) and inserts the
+retraining row, so a record never triggers twice and concurrent claimers cannot both win. Records of a version that
+is no longer champion are kept for history and trigger nothing.
+
+A claim whose retraining never reported its outcome (its run was killed, or skipped the last task) does not block
+for good: :func:`reconcile` finishes it from Airflow's record of its ``train`` run (ended: that state; never started
+and its claiming run over: the records are released), and an unfinished claim older than ``claim_timeout_s`` no
+longer counts as running and is finished ``expired`` by the next claim. Writes are race-free on SQLite and
+PostgreSQL (``INSERT ... ON CONFLICT``, the claim under a table lock), and failures name the operation and the
+database without its password (``driftloop.storage.databases``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from driftloop.storage.databases import failures_named
 
 ACTIONABLE_VERDICTS = ("drift", "quality_drop")
 VERDICTS = (*ACTIONABLE_VERDICTS, "no_drift", "insufficient_data")
+TRAIN_DAG_ID = "train"
+CLAIMING_DAG_ID = "retrain_on_drift"
+ENDED_RUN_STATES = ("success", "failed")
+NOT_STARTED = "not_started"
+"""The state of a retraining whose ``train`` run never started: its records were released, no cooldown counts."""
+EXPIRED = "expired"
+"""The state of a retraining that reported nothing within the claim timeout: no longer counted as running."""
+_SCHEMA_LOCK_KEY = 4_711_002
+"""PostgreSQL advisory lock taken while the tables are created, so concurrent first users do not collide."""
 
 _metadata = sa.MetaData()
 drift_records = sa.Table(
@@ -106,6 +127,20 @@ class Claim:
     reason: str
 
 
+@dataclass(frozen=True)
+class OpenClaim:
+    """A retraining that has not recorded its outcome yet."""
+
+    run_id: str
+    train_run_id: str | None
+    started_at: datetime
+
+
+RunState = Callable[[str, str], str | None]
+"""``(dag_id, run_id) -> state`` of an Airflow DAG run (``queued``, ``running``, ``success``, ``failed``), or None
+when there is no such run."""
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands timezone-aware columns back naive; every timestamp here is written in UTC.
     if value is None or value.tzinfo is not None:
@@ -134,9 +169,11 @@ def _record(row) -> DriftRecord:
 @lru_cache(maxsize=8)
 def engine(url: str) -> sa.Engine:
     """An engine on the store with its tables created; SQLite transactions take the write lock when they begin."""
+    driver_url = url
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
-    created = sa.create_engine(url, pool_pre_ping=True)
+        driver_url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    sqlite_wait = {"timeout": 30} if url.startswith("sqlite") else {}
+    created = sa.create_engine(driver_url, pool_pre_ping=True, connect_args=sqlite_wait)
     if created.dialect.name == "sqlite":
 
         @sa.event.listens_for(created, "connect")
@@ -147,7 +184,10 @@ def engine(url: str) -> sa.Engine:
         def _immediate(connection):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    _metadata.create_all(created)
+    with failures_named(url, "creating the drift record tables"), created.begin() as connection:
+        if created.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        _metadata.create_all(connection)
     return created
 
 
@@ -184,20 +224,20 @@ def upsert_record(
         & (drift_records.c.model_version == str(model_version))
         & (drift_records.c.interval_start == interval_start)
     )
-    with engine(url).begin() as connection:
-        existing = connection.execute(sa.select(drift_records.c.id).where(key)).scalar_one_or_none()
-        if existing is None:
-            connection.execute(
-                drift_records.insert().values(
-                    model_name=model_name,
-                    model_version=str(model_version),
-                    interval_start=interval_start,
-                    created_at=now,
-                    **values,
-                )
+    operation = f"writing the drift record of {interval_start} ({model_name} v{model_version})"
+    with failures_named(url, operation), engine(url).begin() as connection:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(
+            dialect.insert(drift_records)
+            .values(
+                model_name=model_name,
+                model_version=str(model_version),
+                interval_start=interval_start,
+                created_at=now,
+                **values,
             )
-        else:
-            connection.execute(drift_records.update().where(drift_records.c.id == existing).values(**values))
+            .on_conflict_do_update(index_elements=["model_name", "model_version", "interval_start"], set_=values)
+        )
         return _record(connection.execute(sa.select(drift_records).where(key)).one())
 
 
@@ -206,11 +246,11 @@ def records(url: str, model_name: str | None = None) -> list[DriftRecord]:
     query = sa.select(drift_records).order_by(drift_records.c.interval_start, drift_records.c.id)
     if model_name:
         query = query.where(drift_records.c.model_name == model_name)
-    with engine(url).connect() as connection:
+    with failures_named(url, "reading drift records"), engine(url).connect() as connection:
         return [_record(row) for row in connection.execute(query)]
 
 
-def _pending_query(model_name: str):
+def _unconsumed_query(model_name: str):
     return (
         sa.select(drift_records)
         .where(drift_records.c.model_name == model_name)
@@ -220,19 +260,54 @@ def _pending_query(model_name: str):
     )
 
 
-def _blocked(connection, model_name: str, cooldown_s: float, now: datetime, max_active: int = 1) -> str | None:
-    unfinished = connection.execute(
-        sa.select(retrain_runs.c.run_id, retrain_runs.c.train_run_id)
+def _of_champion(champion_version: str | None):
+    """Records of the champion version; none when there is no champion."""
+    if champion_version is None:
+        return sa.false()
+    return drift_records.c.model_version == str(champion_version)
+
+
+def _pending_query(model_name: str, champion_version: str | None):
+    """Unconsumed actionable records of the champion version."""
+    return _unconsumed_query(model_name).where(_of_champion(champion_version))
+
+
+def _superseded(connection, model_name: str, champion_version: str | None) -> str:
+    """What the unconsumed records of other versions than the champion are, for the log; empty when none."""
+    rows = connection.execute(_unconsumed_query(model_name).where(sa.not_(_of_champion(champion_version)))).all()
+    if not rows:
+        return ""
+    champion = f"champion v{champion_version}" if champion_version is not None else "no champion"
+    versions = ", ".join(sorted({f"v{row.model_version}" for row in rows}))
+    return f"; {len(rows)} record(s) of {versions} kept for history, they trigger nothing ({champion})"
+
+
+def _running(connection, model_name: str, now: datetime, claim_timeout_s: float) -> list:
+    """Unfinished retrainings that still count as running: started within the claim timeout."""
+    return connection.execute(
+        sa.select(retrain_runs.c.run_id, retrain_runs.c.train_run_id, retrain_runs.c.started_at)
         .where(retrain_runs.c.model_name == model_name)
         .where(retrain_runs.c.finished_at.is_(None))
+        .where(retrain_runs.c.started_at > now - timedelta(seconds=claim_timeout_s))
         .order_by(retrain_runs.c.started_at)
     ).all()
+
+
+def _blocked(
+    connection, model_name: str, cooldown_s: float, now: datetime, max_active: int, claim_timeout_s: float
+) -> str | None:
+    unfinished = _running(connection, model_name, now, claim_timeout_s)
     if len(unfinished) >= max_active:
-        running = ", ".join(f"{row.run_id} (train run {row.train_run_id})" for row in unfinished)
+        running = ", ".join(
+            f"{row.run_id} (train run {row.train_run_id}, counted as running until it reports its outcome, at the "
+            f"latest {_utc(row.started_at) + timedelta(seconds=claim_timeout_s):%Y-%m-%d %H:%M:%S}Z)"
+            for row in unfinished
+        )
         return f"{len(unfinished)} retraining run(s) have not finished, at most {max_active} at once: {running}"
     latest = connection.execute(
         sa.select(retrain_runs.c.run_id, retrain_runs.c.started_at)
         .where(retrain_runs.c.model_name == model_name)
+        .where(sa.or_(retrain_runs.c.state.is_(None), retrain_runs.c.state != NOT_STARTED))
         .order_by(retrain_runs.c.started_at.desc(), retrain_runs.c.id.desc())
         .limit(1)
     ).one_or_none()
@@ -249,18 +324,27 @@ def _blocked(connection, model_name: str, cooldown_s: float, now: datetime, max_
 
 
 def readiness(
-    url: str, model_name: str, cooldown_s: float, now: datetime | None = None, max_active: int = 1
+    url: str,
+    model_name: str,
+    cooldown_s: float,
+    now: datetime | None = None,
+    max_active: int = 1,
+    *,
+    champion_version: str | None,
+    claim_timeout_s: float,
 ) -> tuple[list[int], str]:
-    """The pending actionable record ids when retraining may start now (else an empty list), and why."""
+    """The pending actionable record ids of ``champion_version`` when retraining may start now (else an empty
+    list), and why: what blocks it and until when, and which records of superseded versions are ignored."""
     now = now or datetime.now(UTC)
-    with engine(url).connect() as connection:
-        pending = [row.id for row in connection.execute(_pending_query(model_name))]
+    with failures_named(url, f"checking drift records of {model_name}"), engine(url).connect() as connection:
+        pending = [row.id for row in connection.execute(_pending_query(model_name, champion_version))]
+        ignored = _superseded(connection, model_name, champion_version)
         if not pending:
-            return [], "no unconsumed drift or quality-drop record"
-        blocked = _blocked(connection, model_name, cooldown_s, now, max_active)
+            return [], f"no unconsumed drift or quality-drop record of the champion{ignored}"
+        blocked = _blocked(connection, model_name, cooldown_s, now, max_active, claim_timeout_s)
     if blocked:
-        return [], f"{len(pending)} pending record(s) wait: {blocked}"
-    return pending, f"{len(pending)} pending record(s): {pending}"
+        return [], f"{len(pending)} pending record(s) wait: {blocked}{ignored}"
+    return pending, f"{len(pending)} pending record(s) of v{champion_version}: {pending}{ignored}"
 
 
 def _lock(connection) -> None:
@@ -276,19 +360,30 @@ def claim(
     now: datetime | None = None,
     max_active: int = 1,
     coalesce: bool = True,
+    *,
+    champion_version: str | None,
+    claim_timeout_s: float,
 ) -> Claim | None:
-    """Atomically take the pending records for the retraining run ``run_id`` (all of them when ``coalesce``, else
-    the oldest), or None when there is none or a guard holds (see :func:`readiness`). Claiming again with the same
+    """Atomically take the pending records of ``champion_version`` for the retraining run ``run_id`` (all of them
+    when ``coalesce``, else the oldest), or None when there is none or a guard holds (see :func:`readiness`).
+    Unfinished claims older than ``claim_timeout_s`` are finished ``expired`` first. Claiming again with the same
     ``run_id`` returns the same claim."""
     now = now or datetime.now(UTC)
-    with engine(url).begin() as connection:
+    with failures_named(url, f"claiming drift records for retraining run {run_id}"), engine(url).begin() as connection:
         _lock(connection)
         mine = connection.execute(sa.select(retrain_runs).where(retrain_runs.c.run_id == run_id)).one_or_none()
         if mine is not None:
             return Claim(run_id, json.loads(mine.record_ids), mine.reason)
-        if _blocked(connection, model_name, cooldown_s, now, max_active):
+        connection.execute(
+            retrain_runs.update()
+            .where(retrain_runs.c.model_name == model_name)
+            .where(retrain_runs.c.finished_at.is_(None))
+            .where(retrain_runs.c.started_at <= now - timedelta(seconds=claim_timeout_s))
+            .values(finished_at=now, state=EXPIRED)
+        )
+        if _blocked(connection, model_name, cooldown_s, now, max_active, claim_timeout_s):
             return None
-        pending = [_record(row) for row in connection.execute(_pending_query(model_name))]
+        pending = [_record(row) for row in connection.execute(_pending_query(model_name, champion_version))]
         if not pending:
             return None
         if not coalesce:
@@ -318,7 +413,7 @@ def claim(
 
 def set_train_run(url: str, run_id: str, train_run_id: str) -> None:
     """Record which ``train`` run a retraining run started."""
-    with engine(url).begin() as connection:
+    with failures_named(url, f"recording train run {train_run_id} of {run_id}"), engine(url).begin() as connection:
         connection.execute(
             retrain_runs.update().where(retrain_runs.c.run_id == run_id).values(train_run_id=train_run_id)
         )
@@ -326,7 +421,7 @@ def set_train_run(url: str, run_id: str, train_run_id: str) -> None:
 
 def finish(url: str, run_id: str, state: str, now: datetime | None = None) -> None:
     """Mark a retraining run finished with the state of its ``train`` run; the cooldown counts from its start."""
-    with engine(url).begin() as connection:
+    with failures_named(url, f"recording the outcome of retraining run {run_id}"), engine(url).begin() as connection:
         connection.execute(
             retrain_runs.update()
             .where(retrain_runs.c.run_id == run_id)
@@ -334,12 +429,87 @@ def finish(url: str, run_id: str, state: str, now: datetime | None = None) -> No
         )
 
 
+def open_claims(url: str, model_name: str) -> list[OpenClaim]:
+    """Retrainings of ``model_name`` that have not recorded their outcome, oldest first."""
+    query = (
+        sa.select(retrain_runs.c.run_id, retrain_runs.c.train_run_id, retrain_runs.c.started_at)
+        .where(retrain_runs.c.model_name == model_name)
+        .where(retrain_runs.c.finished_at.is_(None))
+        .order_by(retrain_runs.c.started_at, retrain_runs.c.id)
+    )
+    with failures_named(url, f"reading open retraining claims of {model_name}"), engine(url).connect() as connection:
+        return [OpenClaim(row.run_id, row.train_run_id, _utc(row.started_at)) for row in connection.execute(query)]
+
+
+def release(url: str, run_id: str, now: datetime | None = None) -> bool:
+    """Finish an open retraining as never started and give its records back to the next claim; False when it had
+    already recorded an outcome."""
+    now = now or datetime.now(UTC)
+    with failures_named(url, f"releasing the records of retraining run {run_id}"), engine(url).begin() as connection:
+        _lock(connection)
+        finished = connection.execute(
+            retrain_runs.update()
+            .where(retrain_runs.c.run_id == run_id)
+            .where(retrain_runs.c.finished_at.is_(None))
+            .values(finished_at=now, state=NOT_STARTED)
+        )
+        if finished.rowcount != 1:
+            return False
+        connection.execute(
+            drift_records.update()
+            .where(drift_records.c.consumed_by == run_id)
+            .values(consumed_by=None, consumed_at=None)
+        )
+    return True
+
+
+def _finish_open(url: str, run_id: str, state: str, now: datetime) -> bool:
+    """Finish a retraining with ``state`` unless it already recorded an outcome."""
+    with failures_named(url, f"recording the outcome of retraining run {run_id}"), engine(url).begin() as connection:
+        finished = connection.execute(
+            retrain_runs.update()
+            .where(retrain_runs.c.run_id == run_id)
+            .where(retrain_runs.c.finished_at.is_(None))
+            .values(finished_at=now, state=state)
+        )
+    return finished.rowcount == 1
+
+
+def reconcile(url: str, model_name: str, run_state: RunState, now: datetime | None = None) -> list[str]:
+    """Finish the open retrainings that Airflow's record (``run_state``) says are over; returns what was done.
+
+    A retraining whose ``train`` run ended takes that run's state. One whose ``train`` run does not exist while its
+    own ``retrain_on_drift`` run is over (or gone) never trained: it is finished ``not_started`` and its records are
+    released for the next claim. Anything still queued or running is left alone (the claim timeout bounds it)."""
+    now = now or datetime.now(UTC)
+    done = []
+    for open_claim in open_claims(url, model_name):
+        train_state = run_state(TRAIN_DAG_ID, open_claim.train_run_id) if open_claim.train_run_id else None
+        if train_state in ENDED_RUN_STATES:
+            if _finish_open(url, open_claim.run_id, train_state, now):
+                done.append(
+                    f"retraining run {open_claim.run_id}: train run {open_claim.train_run_id} ended {train_state}, "
+                    "outcome recorded from Airflow"
+                )
+            continue
+        if train_state is not None:
+            continue
+        claiming_state = run_state(CLAIMING_DAG_ID, open_claim.run_id)
+        if claiming_state is None or claiming_state in ENDED_RUN_STATES:
+            if release(url, open_claim.run_id, now):
+                done.append(
+                    f"retraining run {open_claim.run_id} ({claiming_state or 'not in Airflow'}) never started its "
+                    f"train run {open_claim.train_run_id}: finished {NOT_STARTED}, its records released"
+                )
+    return done
+
+
 def retrainings(url: str, model_name: str | None = None) -> list[dict]:
     """Every drift-triggered retraining, oldest first, as JSON-ready dicts."""
     query = sa.select(retrain_runs).order_by(retrain_runs.c.started_at, retrain_runs.c.id)
     if model_name:
         query = query.where(retrain_runs.c.model_name == model_name)
-    with engine(url).connect() as connection:
+    with failures_named(url, "reading retraining runs"), engine(url).connect() as connection:
         return [
             {
                 "run_id": row.run_id,

@@ -457,8 +457,22 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
         "report_uri": result.report_uri,
         "drift_record_id": str(result.record_id),
     }
+    # A rerun for the same day and version logs into that day's run again instead of adding one.
+    earlier = mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=(
+            f"tags.model_name = '{settings.model.name}' and tags.model_version = '{result.model_version}' "
+            f"and tags.interval = '{result.day.isoformat()}'"
+        ),
+        order_by=["attributes.start_time ASC"],
+        max_results=1,
+        output_format="list",
+    )
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"monitor {result.day} v{result.model_version}", tags=tags
+        run_id=earlier[0].info.run_id if earlier else None,
+        experiment_id=experiment_id,
+        run_name=f"monitor {result.day} v{result.model_version}",
+        tags=tags,
     ):
         mlflow.log_metrics(metrics)
     registry.set_model_version_tag(

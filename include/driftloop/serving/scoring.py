@@ -24,10 +24,13 @@ from driftloop.model import model_registry
 from driftloop.model.training import categorical_columns
 from driftloop.settings import Settings, get_settings
 from driftloop.storage import lake
+from driftloop.storage.databases import database_label, failures_named
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
 SQL_KEY_TYPES = {"int64": "BIGINT", "str": "TEXT"}
+_TABLE_LOCK_KEY = 4_711_001
+"""PostgreSQL advisory lock taken while the predictions table is created."""
 
 
 def prediction_columns(settings: Settings | None = None) -> list[str]:
@@ -118,35 +121,105 @@ def _csv_rows(frame: pd.DataFrame) -> io.BytesIO:
 
 
 def write_database(frame: pd.DataFrame, day: date, url: str) -> int:
-    """Replace ``day``'s rows of the predictions table in one transaction (upsert by entity and score date).
+    """Replace ``day``'s rows of the predictions table in one transaction (upsert by entity and score date): a
+    failure leaves the day's old rows as they were. Errors name the day and the database, never the password.
 
     The rows travel in one ``COPY`` into a temporary table, then one ``INSERT ... SELECT`` upserts them: a day's
-    ``INSERT`` statements (even paged) took seconds."""
+    ``INSERT`` statements (even paged) took seconds. The table is created first in a transaction of its own, under
+    an advisory lock, so concurrent first writers do not collide."""
     import psycopg2
 
     spec = active_spec()
     key, table = spec.entity.join_key, spec.predictions_table
     columns = ", ".join(prediction_columns())
     rows = _csv_rows(frame)
-    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            f"""CREATE TABLE IF NOT EXISTS {table} (
-                {key} {SQL_KEY_TYPES[spec.entity.dtype]} NOT NULL, score_date DATE NOT NULL,
-                prediction DOUBLE PRECISION NOT NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL,
-                run_id TEXT NOT NULL, scored_at TIMESTAMPTZ NOT NULL, PRIMARY KEY ({key}, score_date))"""
-        )
-        cursor.execute(f"DELETE FROM {table} WHERE score_date = %s", (day,))
-        cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-        cursor.execute(f"CREATE TEMPORARY TABLE scored (LIKE {table}) ON COMMIT DROP")
-        cursor.copy_expert(f"COPY scored ({columns}) FROM STDIN WITH (FORMAT csv)", rows)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM scored ON CONFLICT ({key}, score_date) "
-            "DO UPDATE SET prediction = EXCLUDED.prediction, model_name = EXCLUDED.model_name, "
-            "model_version = EXCLUDED.model_version, run_id = EXCLUDED.run_id, scored_at = EXCLUDED.scored_at"
-        )
-        written = cursor.rowcount
-    connection.close()
+    with failures_named(url, f"writing the predictions of {day}"):
+        connection = psycopg2.connect(url)
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_TABLE_LOCK_KEY,))
+            cursor.execute(
+                f"""CREATE TABLE IF NOT EXISTS {table} (
+                    {key} {SQL_KEY_TYPES[spec.entity.dtype]} NOT NULL, score_date DATE NOT NULL,
+                    prediction DOUBLE PRECISION NOT NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL,
+                    run_id TEXT NOT NULL, scored_at TIMESTAMPTZ NOT NULL, PRIMARY KEY ({key}, score_date))"""
+            )
+            connection.commit()
+            cursor.execute(f"DELETE FROM {table} WHERE score_date = %s", (day,))
+            cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+            cursor.execute(f"CREATE TEMPORARY TABLE scored (LIKE {table}) ON COMMIT DROP")
+            cursor.copy_expert(f"COPY scored ({columns}) FROM STDIN WITH (FORMAT csv)", rows)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM scored ON CONFLICT ({key}, score_date) "
+                "DO UPDATE SET prediction = EXCLUDED.prediction, model_name = EXCLUDED.model_name, "
+                "model_version = EXCLUDED.model_version, run_id = EXCLUDED.run_id, scored_at = EXCLUDED.scored_at"
+            )
+            written = cursor.rowcount
+            connection.commit()
+        finally:
+            # Closing discards an unfinished transaction; no rollback on a connection the server already closed.
+            connection.close()
     return written
+
+
+def database_day(day: date, url: str) -> tuple[int, list[str]]:
+    """Rows of ``day`` in the predictions table and the model versions they carry (0 and [] without the table)."""
+    import psycopg2
+
+    table = active_spec().predictions_table
+    with failures_named(url, f"reading the predictions of {day}"):
+        connection = psycopg2.connect(url)
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+            if not cursor.fetchone()[0]:
+                return 0, []
+            cursor.execute(
+                f"SELECT count(*), coalesce(array_agg(DISTINCT model_version), '{{}}') FROM {table} "
+                "WHERE score_date = %s",
+                (day,),
+            )
+            rows, versions = cursor.fetchone()
+        finally:
+            connection.close()
+    return rows, sorted(versions)
+
+
+def disagreement(day: date, settings: Settings) -> str | None:
+    """How ``day``'s Parquet partition and PostgreSQL rows differ in row count or model version, or None when they
+    agree (or no predictions database is configured). Rescoring the day heals a difference."""
+    url = settings.model.predictions_db_url
+    if not url:
+        return None
+    path = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
+    parquet = pd.read_parquet(path, columns=["model_version"]) if path.exists() else pd.DataFrame({"model_version": []})
+    parquet_rows, parquet_versions = len(parquet), sorted(parquet["model_version"].astype(str).unique())
+    database_rows, database_versions = database_day(day, url)
+    if (parquet_rows, parquet_versions) == (database_rows, database_versions):
+        return None
+    return (
+        f"predictions of {day} disagree: Parquet {path.name} has {parquet_rows} rows of versions {parquet_versions}, "
+        f"PostgreSQL {database_label(url)} {database_rows} rows of versions {database_versions}; rescore the day"
+    )
+
+
+def write_scored_day(day: date, frame: pd.DataFrame, scored_features: pd.DataFrame, settings: Settings) -> ScoredDay:
+    """Write a scored day so that Parquet and PostgreSQL agree: both Parquet files are written to scratch files
+    first, then PostgreSQL's rows are replaced in one transaction, then the files are renamed into place; a failure
+    before that leaves the day's old data everywhere. Checks that both agree afterwards (a writer killed between the
+    commit and the renames leaves them apart until the day is rescored)."""
+    target = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
+    features_target = settings.scored_features_dir / f"{lake.partition_name(day)}.parquet"
+    url = settings.model.predictions_db_url
+    with lake.replace_file(target) as scratch, lake.replace_file(features_target) as features_scratch:
+        frame.to_parquet(scratch, index=False)
+        scored_features.to_parquet(features_scratch, index=False)
+        written = write_database(frame, day, url) if url else None
+    different = disagreement(day, settings)
+    if different:
+        raise ScoringError(different)
+    version = str(frame["model_version"].iloc[0]) if len(frame) else ""
+    return ScoredDay(day=day, rows=len(frame), model_version=version, path=target, database_rows=written)
 
 
 def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
@@ -182,12 +255,5 @@ def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
             "scored_at": datetime.now(UTC),
         }
     )
-    target = settings.predictions_dir / f"{lake.partition_name(day)}.parquet"
-    with lake.replace_file(target) as scratch:
-        frame.to_parquet(scratch, index=False)
-    scored_features = settings.scored_features_dir / f"{lake.partition_name(day)}.parquet"
-    with lake.replace_file(scored_features) as scratch:
-        features[[key, *(c for c in feature_columns if c != key)]].to_parquet(scratch, index=False)
-    url = settings.model.predictions_db_url
-    written = write_database(frame, day, url) if url else None
-    return ScoredDay(day=day, rows=len(frame), model_version=version, path=target, database_rows=written)
+    scored_features = features[[key, *(c for c in feature_columns if c != key)]]
+    return write_scored_day(day, frame, scored_features, settings)

@@ -2,10 +2,14 @@
 
 Every zone stores one folder or file per day named ``dt=YYYY-MM-DD``. Writers build the new partition beside the
 old one and swap it in with a rename, so a rerun replaces a day's data whole and a crash never leaves half of it.
+Scratch copies are hidden (``.<name>.<id>.tmp`` / ``.old``): every reader skips them (``partition_days`` and Arrow
+datasets ignore names starting with a dot), and the next write of the same partition removes those a killed writer
+left behind. A partition has one writer at a time (its day's task).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import uuid
@@ -40,11 +44,33 @@ def partition_days(root: Path) -> list[date]:
     return sorted(days)
 
 
+def scratch_leftovers(target: Path) -> list[Path]:
+    """The scratch copies of ``target`` that killed writers left beside it."""
+    target = Path(target)
+    if not target.parent.exists():
+        return []
+    return sorted(
+        entry
+        for pattern in (f".{glob.escape(target.name)}.*.tmp", f".{glob.escape(target.name)}.*.old")
+        for entry in target.parent.glob(pattern)
+    )
+
+
+def _remove_leftovers(target: Path) -> None:
+    for leftover in scratch_leftovers(target):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
 @contextmanager
 def replace_dir(target: Path) -> Iterator[Path]:
-    """Yield a scratch folder; on success it replaces ``target`` whole (old content removed), on error it is dropped."""
+    """Yield a scratch folder; on success it replaces ``target`` whole (old content removed), on error it is dropped.
+    Scratch copies a killed earlier write left are removed first."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
     scratch = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     scratch.mkdir()
     try:
@@ -63,9 +89,11 @@ def replace_dir(target: Path) -> Iterator[Path]:
 
 @contextmanager
 def replace_file(target: Path) -> Iterator[Path]:
-    """Yield a scratch path beside ``target``; on success it is renamed over ``target`` atomically."""
+    """Yield a scratch path beside ``target``; on success it is renamed over ``target`` atomically. Scratch copies a
+    killed earlier write left are removed first."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
     scratch = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         yield scratch
