@@ -18,11 +18,42 @@ def test_the_embedded_defaults_are_what_feature_store_yaml_says(data_root):
     text = (settings.feature_repo / "feature_store.yaml").read_text()
     with mock.patch.dict(os.environ, settings.feast_env()):
         from_yaml = yaml.safe_load(os.path.expandvars(text))
-    values = repo_config_values(settings)
-    assert values["registry"] == {"registry_type": "file", "path": from_yaml["registry"]}
-    assert {k: v for k, v in values.items() if k != "registry"} == {
-        k: v for k, v in from_yaml.items() if k != "registry"
-    }
+    assert repo_config_values(settings) == from_yaml
+    assert from_yaml["registry"]["registry_store_type"].endswith("AtomicFileRegistryStore")
+
+
+def test_a_reader_never_sees_a_half_written_file_registry(data_root):
+    """Feast's own file store truncates the registry before writing it; ours replaces it whole, so a reader running
+    while ``features`` applies the repo reads the old registry or the new one."""
+    import threading
+
+    from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
+    from feast.repo_config import RegistryConfig
+
+    from driftloop.features.registry_store import AtomicFileRegistryStore
+
+    path = data_root / "feast" / "registry.db"
+    store = AtomicFileRegistryStore(RegistryConfig(registry_type="file", path=str(path)), data_root)
+    proto = RegistryProto()
+    proto.project_metadata.add(project="p" * 200_000)
+    store.update_registry_proto(proto)
+    failures, stop = [], threading.Event()
+
+    def read_until_stopped():
+        while not stop.is_set():
+            try:
+                assert store.get_registry_proto().project_metadata[0].project == "p" * 200_000
+            except Exception as exc:  # noqa: BLE001 - any failed read is the finding
+                failures.append(repr(exc))
+
+    reader = threading.Thread(target=read_until_stopped)
+    reader.start()
+    for _ in range(200):
+        store.update_registry_proto(proto)
+    stop.set()
+    reader.join()
+    assert failures == []
+    assert [p.name for p in path.parent.iterdir()] == ["registry.db"], "no scratch file left"
 
 
 def test_production_values_select_the_sql_registry_and_the_redis_online_store(data_root, monkeypatch):

@@ -23,6 +23,7 @@ from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
 from driftloop.dates import as_of_timestamp
+from driftloop.features.registry_store import STORE_TYPE
 from driftloop.settings import Settings, get_settings, is_database_url
 from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
@@ -60,7 +61,8 @@ def repo_config_values(settings: Settings) -> dict:
     if is_database_url(settings.feast_registry):
         registry = {"registry_type": "sql", "path": settings.feast_registry, "cache_ttl_seconds": 60}
     else:
-        registry = {"registry_type": "file", "path": settings.feast_registry}
+        # Feast's own file store rewrites the file in place; readers meanwhile would see a truncated registry.
+        registry = {"registry_type": "file", "path": settings.feast_registry, "registry_store_type": STORE_TYPE}
     if settings.feast_online_store == "sqlite":
         online = {"type": "sqlite", "path": str(settings.feast_online_path)}
     else:
