@@ -49,6 +49,20 @@ def data_root(tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def drift_store_url(request, tmp_path):
+    """An empty drift record store: a SQLite file, or a database created on 127.0.0.1 and dropped afterwards."""
+    from driftloop.monitoring import drift_records
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'drift.db'}"
+        return
+    with postgres_database("driftloop_drift") as name:
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield url
+        drift_records.engine(url).dispose()
+
+
 @pytest.fixture(scope="module")
 def postgres_url():
     """The URL of a fresh PostgreSQL database for one test module, dropped afterwards."""

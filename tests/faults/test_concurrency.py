@@ -13,23 +13,16 @@ import pytest
 
 from driftloop.monitoring import drift_records
 from fault_workers import SHARED_DAYS, upsert_then_claim
-from postgres_databases import postgres_database
 
 pytestmark = pytest.mark.faults
 
 PROCESSES = 8
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def fresh_store(request, tmp_path):
-    """The URL of a store nobody has opened yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'drift.db'}"
-        return
-    with postgres_database("driftloop_faults") as name:
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-        yield url
-        drift_records.engine(url).dispose()
+@pytest.fixture
+def fresh_store(drift_store_url):
+    """The URL of a store nobody has opened yet, on SQLite and on PostgreSQL."""
+    return drift_store_url
 
 
 def test_concurrent_writers_and_claimers_have_one_winner_and_no_errors(fresh_store):

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from driftloop.monitoring import drift_records
-from postgres_databases import postgres_database
 
 pytestmark = pytest.mark.faults
 
@@ -25,16 +24,10 @@ TIMEOUT_S = 6 * 3600
 GUARDS = {"claim_timeout_s": TIMEOUT_S}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    """An empty store: a SQLite file, or a fresh database on the machine's PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'drift.db'}"
-        return
-    with postgres_database("driftloop_faults") as name:
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-        yield url
-        drift_records.engine(url).dispose()
+@pytest.fixture
+def url(drift_store_url):
+    """An empty store, on SQLite and on PostgreSQL (the root conftest's ``drift_store_url``)."""
+    return drift_store_url
 
 
 def _record(url: str, day: date, version: str = "1", verdict: str = "drift", now: datetime = NOW):

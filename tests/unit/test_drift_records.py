@@ -8,23 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from driftloop.monitoring import drift_records
-from postgres_databases import postgres_database
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CHAMPION_V1 = {"champion_version": "1", "claim_timeout_s": 86_400}
 """Version 1 is champion; an unfinished claim counts as running for a day."""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    """An empty store: a SQLite file, or a database created on 127.0.0.1 and dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'drift.db'}"
-        return
-    with postgres_database("driftloop_drift") as name:
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-        yield url
-        drift_records.engine(url).dispose()
+@pytest.fixture
+def url(drift_store_url):
+    """An empty store, on SQLite and on PostgreSQL (the root conftest's ``drift_store_url``)."""
+    return drift_store_url
 
 
 def _record(url, day: date, verdict: str = "drift", version: str = "1", share: float = 0.5):
