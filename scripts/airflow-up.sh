@@ -13,6 +13,14 @@ python -c 'import json, os; print(json.dumps({os.environ["DRIFTLOOP_AIRFLOW_USER
 airflow db migrate > "$run_dir/db-migrate.log" 2>&1 || { cat "$run_dir/db-migrate.log"; exit 1; }
 components=(api-server scheduler dag-processor triggerer)
 if [ "$AIRFLOW__CORE__EXECUTOR" = CeleryExecutor ]; then components+=(celery-worker); fi
+# An API server of another checkout on the same port would answer the health check and take this one's runs.
+api_pid_file="$run_dir/api-server.pid"
+if ! { [ -f "$api_pid_file" ] && kill -0 "$(cat "$api_pid_file")" 2>/dev/null; } \
+  && curl -fsS -o /dev/null "$AIRFLOW__API__BASE_URL/api/v2/monitor/health" 2>/dev/null; then
+  echo "error: $AIRFLOW__API__BASE_URL already answers, but not from this checkout's AIRFLOW_HOME ($AIRFLOW_HOME):" \
+    "stop the other Airflow (make down in its checkout) or set AIRFLOW__API__PORT" >&2
+  exit 1
+fi
 for component in "${components[@]}"; do
   pid_file="$run_dir/$component.pid"
   if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then

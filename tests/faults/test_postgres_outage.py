@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from driftloop.monitoring import drift_records
-from driftloop.serving.scoring import PREDICTION_COLUMNS, database_day, disagreement, write_scored_day
+from driftloop.serving.scoring import database_day, disagreement, prediction_columns, write_scored_day
 from driftloop.settings import get_settings
 from driftloop.storage import lake
 from driftloop.storage.databases import DatabaseError
@@ -40,7 +40,7 @@ def _frames(version: str, customers: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             "run_id": f"run-{version}",
             "scored_at": datetime(2026, 5, 11, tzinfo=UTC),
         }
-    )[PREDICTION_COLUMNS]
+    )[prediction_columns()]
     return predictions, pd.DataFrame({"customer_id": ids, "monthly_charge": 9.99})
 
 

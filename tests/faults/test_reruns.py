@@ -26,8 +26,12 @@ def settings(data_root):
 
 
 def _monitor_result(drift_share: float):
+    from driftloop.monitoring.drift_thresholds import Thresholds
     from driftloop.monitoring.monitor import DriftResult, MonitorResult
 
+    thresholds = Thresholds(
+        columns={"monthly_charge": 0.1}, severe={"monthly_charge": 0.3}, prediction=0.1, noise={}, sample_size=100
+    )
     drift = DriftResult(
         columns={"monthly_charge": drift_share},
         drifted_columns=["monthly_charge"] if drift_share > 0.1 else [],
@@ -37,6 +41,11 @@ def _monitor_result(drift_share: float):
         prediction_drifted=False,
         reference_rows=100,
         current_rows=100,
+        thresholds=thresholds,
+        severe_columns=["monthly_charge"] if drift_share >= 0.3 else [],
+        enough_rows=True,
+        drifted=drift_share > 0.3,
+        reasons=["share"] if drift_share > 0.3 else [],
     )
     verdict = "drift" if drift.dataset_drift else "no_drift"
     return MonitorResult(day=DAY, model_version="1", verdict=verdict, drift=drift, report_uri="/r.html", record_id=1)

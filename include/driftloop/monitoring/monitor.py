@@ -454,6 +454,8 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
         "interval": result.day.isoformat(),
         "verdict": result.verdict,
         "drifted_columns": ", ".join(result.drift.drifted_columns) or "-",
+        # MLflow tag values are limited in length; the drift record keeps the full list.
+        "reasons": ("; ".join(result.reasons) or "-")[:4000],
         "report_uri": result.report_uri,
         "drift_record_id": str(result.record_id),
     }
