@@ -213,6 +213,9 @@ class DemoSpec:
     drift_day: int = -5
     corrupt_day: int | None = None
     clean_scored_days: int = 4
+    clean_days_known: bool = True
+    """Whether the days before ``drift_day`` are known to be clean (a simulator's are; recorded data has no such
+    ground truth), so that the demo fails when one of them is not ``no_drift``."""
     env: dict[str, str] = field(default_factory=dict)
     params_function: str = "demo_params"
 
@@ -523,7 +526,8 @@ def _source(reader: _Reader, data: dict) -> SourceSpec | None:
 
 
 def _demo(reader: _Reader, data: dict) -> DemoSpec:
-    reader.unknown(data, {"days", "drift_day", "corrupt_day", "clean_scored_days", "env", "params_function"}, "demo.")
+    allowed = {"days", "drift_day", "corrupt_day", "clean_scored_days", "clean_days_known", "env", "params_function"}
+    reader.unknown(data, allowed, "demo.")
     env = reader.table(data, "env", "demo.", required=False)
     for key, value in env.items():
         if not key.startswith("DRIFTLOOP_") or not isinstance(value, str):
@@ -533,6 +537,7 @@ def _demo(reader: _Reader, data: dict) -> DemoSpec:
         drift_day=reader.get(data, "drift_day", "demo.", int, -5),
         corrupt_day=reader.get(data, "corrupt_day", "demo.", int, None),
         clean_scored_days=reader.positive_int(data, "clean_scored_days", "demo.", 4),
+        clean_days_known=reader.get(data, "clean_days_known", "demo.", bool, True),
         env={k: v for k, v in env.items() if isinstance(v, str)},
         params_function=reader.get(data, "params_function", "demo.", str, "demo_params"),
     )
