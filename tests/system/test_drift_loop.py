@@ -250,7 +250,11 @@ def _check_production_outputs(loop, registry, champion) -> None:
     source = registry.get_model_version_download_uri(champion.name, champion.version)
     assert source.startswith(("mlflow-artifacts:", "s3://")), source
     raw = stack.keys(stack.buckets["DRIFTLOOP_RAW_BUCKET"])
-    assert len(raw) == 3 * N_DAYS and f"dt={START.isoformat()}/activity_events.csv" in raw, raw[:5]
+    # One delivery per day in the raw bucket: its three tables and the _SUCCESS marker written last.
+    deliveries = {key.rsplit("/", 1)[0] for key in raw}
+    assert len(deliveries) == N_DAYS and len(raw) == 4 * N_DAYS, raw[:5]
+    first = sorted(d for d in deliveries if d.startswith(f"dt={START.isoformat()}/delivery="))
+    assert first and f"{first[0]}/activity_events.csv" in raw, raw[:5]
     reports = stack.keys(stack.buckets["DRIFTLOOP_REPORTS_BUCKET"], "drift/")
     assert {key.rsplit(".", 1)[1] for key in reports} == {"html", "json"}
     assert len(reports) == 2 * len(_records(loop["settings"])), reports
