@@ -223,3 +223,10 @@ def test_the_reference_leaves_out_rows_whose_feature_windows_were_incomplete(set
     short = dataclasses.replace(settings, feature_window_days=60)
     with pytest.raises(MonitoringError, match="no rows with complete 60-day feature windows"):
         reference_frame(version, short)
+    # A quarantined day (no features) leaves the windows across it a day short: those rows go too.
+    quarantined = first + timedelta(days=35)
+    (settings.offline_store_dir / f"dt={quarantined}").rmdir()
+    kept = reference_frame(version, settings)
+    dates = set(pd.to_datetime(kept["event_timestamp"]).dt.date)
+    across = {quarantined + timedelta(days=i) for i in range(settings.feature_window_days)}
+    assert not dates & across and dates == {d for d in days if d >= complete} - across

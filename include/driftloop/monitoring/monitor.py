@@ -299,11 +299,24 @@ def complete_from(settings: Settings) -> date | None:
     return days[0] + timedelta(days=settings.feature_window_days - 1) if days else None
 
 
+def gap_window_days(settings: Settings) -> set[date]:
+    """The days whose rolling feature window holds a day without features (a quarantined or missing batch) between
+    the first and the last day with features: their windows are short of that day's data."""
+    days = lake.partition_days(settings.offline_store_dir)
+    if not days:
+        return set()
+    present = set(days)
+    gaps = [days[0] + timedelta(days=i) for i in range((days[-1] - days[0]).days)]
+    return {gap + timedelta(days=i) for gap in gaps if gap not in present for i in range(settings.feature_window_days)}
+
+
 def reference_frame(version, settings: Settings) -> pd.DataFrame:
     """The training snapshot a registered version was trained on, checked against its recorded hash, less the rows
-    dated before :func:`complete_from`: they describe entities with truncated histories (e.g. ``active_days_30d``
-    over a few days), unlike any day monitored later. The default training window starts there already; a window
-    chosen by hand may not."""
+    whose feature windows were incomplete: those dated before :func:`complete_from` (entities with truncated
+    histories, e.g. ``active_days_30d`` over a few days, unlike any day monitored later; the default training window
+    starts there already, a window chosen by hand may not), and those whose window holds a day without features
+    (:func:`gap_window_days`: a quarantined batch leaves every window across it a day short). Rows of gap windows
+    are kept when nothing else would be left."""
     path, digest = version.tags.get("snapshot_path"), version.tags.get("snapshot_sha256")
     if not path or not digest:
         raise MonitoringError(f"version {version.version} has no snapshot_path/snapshot_sha256 tags to monitor against")
@@ -326,6 +339,10 @@ def reference_frame(version, settings: Settings) -> pd.DataFrame:
             f"training snapshot {snapshot} of version {version.version} has no rows with complete "
             f"{settings.feature_window_days}-day feature windows (from {first}): retrain on a later window"
         )
+    short = gap_window_days(settings)
+    if short:
+        without_gaps = complete[~pd.to_datetime(complete[ENTITY_TIMESTAMP], utc=True).dt.date.isin(short)]
+        complete = without_gaps if len(without_gaps) else complete
     return complete.reset_index(drop=True)
 
 
