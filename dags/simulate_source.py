@@ -23,13 +23,19 @@ source_params = usecase.source.params if usecase.source else ()
 
 
 def _param(spec) -> Param:
-    """A trigger-form field from a ``[source.params]`` entry; a parameter without a default may be left empty."""
+    """A trigger-form field from a ``[source.params]`` entry; a parameter without a default may be left empty.
+
+    An optional choice is offered as ``examples`` (the form's drop-down, with no literal ``null`` entry) and
+    checked by ``anyOf`` (empty, or one of the choices) when the run is triggered."""
     schema = {"type": spec.type if spec.default is not None else ["null", spec.type]}
     for name in ("minimum", "maximum", "format"):
         if getattr(spec, name) is not None:
             schema[name] = getattr(spec, name)
-    if spec.enum is not None:
-        schema["enum"] = list(spec.enum) if spec.default is not None else [None, *spec.enum]
+    if spec.enum is not None and spec.default is not None:
+        schema["enum"] = list(spec.enum)
+    elif spec.enum is not None:
+        schema["examples"] = list(spec.enum)
+        schema["anyOf"] = [{"type": "null"}, {"enum": list(spec.enum)}]
     return Param(spec.default, title=spec.title, description=spec.description, **schema)
 
 

@@ -70,6 +70,7 @@ import pandera.pandas as pa
 from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 
+from driftloop.errors import UnfixableInputError
 from driftloop.features.partitions import feature_days_reading
 from driftloop.ingest.tables import ColumnSpec, TableSpec, batch_tables
 from driftloop.settings import Settings, get_settings
@@ -168,7 +169,7 @@ class SkippedCheck:
         return f"{self.table}: {self.check} skipped: {self.reason}"
 
 
-class BatchRejected(Exception):
+class BatchRejected(UnfixableInputError):
     """A delivery broke its contract; it was copied to quarantine beside a report of every failed check.
 
     ``accepted_tables`` are the tables accepted anyway (``per_table`` acceptance); ``skipped`` the checks that could

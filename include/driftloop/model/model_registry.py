@@ -14,6 +14,7 @@ an earlier try made and completes it instead of making new versions or comparing
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -41,12 +42,15 @@ from mlflow.protos.databricks_pb2 import (
 )
 from mlflow.types import ColSpec, Schema
 
+from driftloop.logs import quiet_third_parties
 from driftloop.model.champion_history import PROMOTIONS, ChampionEvent, ChampionHistory, events_of_version
 from driftloop.model.promotion import PromotionDecision
 from driftloop.model.training import TrainedModel, build_model_matrix, predict, target_column
 from driftloop.settings import get_settings
 from driftloop.usecase.active import active_spec
 
+quiet_third_parties()
+log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 PIP_REQUIREMENTS = [f"xgboost=={__import__('xgboost').__version__}", f"pandas=={pd.__version__}"]
 # The training run a version and its MLflow run were made for (the run folder's name), and the gate's decision.
