@@ -31,8 +31,9 @@ at once (deferred in the triggerer, no worker slot held), so unpausing the DAG, 
 may wait `DRIFTLOOP_LANDING_TIMEOUT_S` for a batch that never comes, does not hold back a manual run for a day that
 has landed. What must not overlap is serialized by task instead: `copy_to_raw` and `validate` run one instance at
 a time across runs (`max_active_tis_per_dag=1`), so raw, `validated/` and the accepted history have one writer,
-and the scheduler starts them oldest logical date first. Backfill with `airflow backfill create --dag-id ingest --from-date ...
---to-date ...`.
+and the scheduler starts them oldest logical date first.
+
+Backfill with `airflow backfill create --dag-id ingest --from-date ... --to-date ...`.
 """
 
 from __future__ import annotations

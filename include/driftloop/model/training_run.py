@@ -203,7 +203,9 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
         run_key=folder.name,
     )
     (folder / "registered.json").write_text(json.dumps(asdict(logged)))
-    log.info("registered %s version %s (MLflow run %s) as challenger", settings.model.name, logged.version, logged.run_id)
+    log.info(
+        "registered %s version %s (MLflow run %s) as challenger", settings.model.name, logged.version, logged.run_id
+    )
     return asdict(logged)
 
 
