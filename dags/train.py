@@ -43,6 +43,7 @@ from driftloop.settings import get_settings
 from driftloop_airflow.assets import CHAMPION_MODEL
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 from driftloop_airflow.failures import no_retry_on_unfixable
+from driftloop_airflow.runs import run_reason
 
 settings = get_settings()
 
@@ -196,7 +197,7 @@ def train():
             "run_id": context["run_id"],
             "try_number": str(context["ti"].try_number),
             "git_commit": commit,
-            "reason": run_reason(str(dag_run.run_type), params["reason"], dag_run.conf or {}),
+            "reason": run_reason(dag_run.run_type, params["reason"], dag_run.conf or {}),
             "drift_records": ",".join(str(r) for r in (dag_run.conf or {}).get("drift_records", [])) or "-",
         }
         return step_register(Path(_folder(context)), tags, settings)
@@ -232,14 +233,6 @@ def train():
 
     summary = training_set()
     publish_champion(summary, gate(register(evaluate(train_model(split_by_time(summary))))))
-
-
-def run_reason(run_type: str, form_reason: str, conf: dict) -> str:
-    """The reason recorded on the version: a triggering DAG's conf, else `scheduled` for a scheduled run, else the
-    form's (default `manual`)."""
-    if conf.get("reason"):
-        return str(conf["reason"])
-    return "scheduled" if run_type.endswith("scheduled") else form_reason
 
 
 train()

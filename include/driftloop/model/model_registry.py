@@ -42,6 +42,7 @@ from mlflow.protos.databricks_pb2 import (
 )
 from mlflow.types import ColSpec, Schema
 
+from driftloop.errors import InvalidRequest
 from driftloop.logs import quiet_third_parties
 from driftloop.model import served_model
 from driftloop.model.champion_history import PROMOTIONS, ChampionEvent, ChampionHistory, events_of_version
@@ -623,15 +624,15 @@ def rollback(tracking_uri: str, model_name: str, actor: str, reason: str, reques
             return str(last.previous), last.version
         current = history.champion
         if current is None:
-            raise ValueError(f"model {model_name!r} has no champion to roll back")
+            raise InvalidRequest(f"model {model_name!r} has no champion to roll back")
         lineage = history.lineage()
         if not lineage or lineage[-1] != current:
-            raise ValueError(
+            raise InvalidRequest(
                 f"champion version {current} of {model_name!r} was not put there by driftloop (its champion history "
                 f"ends at {lineage[-1] if lineage else 'nothing'}): move the alias by hand"
             )
         if len(lineage) < 2:
-            raise ValueError(
+            raise InvalidRequest(
                 f"champion version {current} of {model_name!r} is its first champion: there is no earlier champion "
                 "to roll back to"
             )
