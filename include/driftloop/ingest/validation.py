@@ -1019,7 +1019,6 @@ def validate_batch(day: date, settings: Settings | None = None, delivery: str | 
     typed_tables = {name: _typed_table(tables[name], coerced[name]) for name in accepted}
     result = _accept(found, typed_tables, skipped, settings) if accepted else None
     if rejected:
-        error = BatchRejected(day, every_failure, report, skipped, accepted)
-        log.error("%s", error)
-        raise error
+        # Not logged here: whoever runs the validation tells it once (the ingest task's log, the CLI's stderr).
+        raise BatchRejected(day, every_failure, report, skipped, accepted)
     return result
