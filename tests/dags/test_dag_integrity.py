@@ -106,17 +106,16 @@ def test_optional_params_are_not_required_and_show_no_null_choice(dagbag):
         assert _accepts(dag, "days", None) and _accepts(dag, "days", ["2026-01-05", "2026-01-06"])
         assert not _accepts(dag, "days", "2026-01-05"), f"{dag_id}.days is a list of days"
     simulate = dagbag.dags["simulate_source"]
+    optional_choices = []
     for name in simulate.params:
         schema = simulate.params.get_param(name).schema
-        assert None not in schema.get("enum", []), f"simulate_source.{name} shows a literal null choice"
-        assert None not in schema.get("examples", []), f"simulate_source.{name} shows a literal null choice"
-    optional_choices = [
-        name
-        for name in simulate.params
-        if simulate.params.get_param(name).schema.get("examples") and simulate.params[name] is None
-    ]
+        if None in schema.get("enum", []):
+            label = schema.get("values_display", {}).get("null")
+            assert label and label != "null", f"simulate_source.{name} shows a literal null choice"
+            optional_choices.append(name)
+    assert optional_choices, "the churn source has optional choices (corruption)"
     for name in optional_choices:
-        choice = simulate.params.get_param(name).schema["examples"][0]
+        choice = next(c for c in simulate.params.get_param(name).schema["enum"] if c is not None)
         assert _accepts(simulate, name, None) and _accepts(simulate, name, choice)
         assert not _accepts(simulate, name, "not-a-choice"), f"simulate_source.{name} must check its choices"
 
