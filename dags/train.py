@@ -128,7 +128,6 @@ def _folder(context) -> str:
             "manual",
             type="string",
             minLength=1,
-            maxLength=500,
             pattern=NOT_BLANK,
             title="Reason",
             description="Why this training runs; recorded on the MLflow run and version (scheduled runs record "
