@@ -331,7 +331,8 @@ def _log_run(
         # The registered booster stops at the best iteration, so it scores exactly like ``training.predict``; the
         # pyfunc around it builds the model matrix, so its input example and signature are the features as MLflow
         # types them (categoricals as strings) and validate as a serving request.
-        booster_path = folder / "booster.ubj"
+        booster_path = folder / "booster" / "model.ubj"
+        booster_path.parent.mkdir()
         model.booster[: model.best_iteration + 1].save_model(booster_path)
         categories = {
             c: tuple(matrix[c].cat.categories)

@@ -2,7 +2,7 @@
 
 XGBoost reads categorical inputs only as pandas ``category`` columns, a dtype that neither JSON nor MLflow's column
 types carry, so MLflow's own XGBoost pyfunc cannot score a serving request with categorical columns (the input
-example failed to validate with "plan: object"). This model takes the features as MLflow types them (categoricals
+example failed to validate with "<column>: object"). This model takes the features as MLflow types them (categoricals
 as strings, numbers as doubles), turns them into the matrix with ``build_model_matrix`` and the categories the
 version was trained with (kept in its ``model_config``, so the version does not depend on today's use case spec),
 and predicts with the booster artifact through its best iteration.
