@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from driftloop.dates import parse_day
+from driftloop.errors import UnfixableInputError
 from driftloop.settings import get_settings
 
 _TYPES = {"integer": int, "number": float, "string": str, "boolean": lambda v: v.lower() in ("1", "true", "yes")}
@@ -38,9 +39,7 @@ def _simulate(args: argparse.Namespace) -> int:
     params = {param.name: getattr(args, param.name) for param in spec.source.params}
     write = use_case_function(spec, spec.source.module, spec.source.function)
     for path in write(Path(landing), parse_day(args.start), args.days, params, settings):
-        counts = ", ".join(
-            f"{f.stem} {sum(1 for _ in f.open()) - 1}" for f in sorted(Path(path).glob("*.csv"))
-        )
+        counts = ", ".join(f"{f.stem} {sum(1 for _ in f.open()) - 1}" for f in sorted(Path(path).glob("*.csv")))
         print(f"{Path(path).name.removeprefix('dt=')}: {counts} -> {path}")
     return 0
 
@@ -140,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except ValueError as exc:
+    except (ValueError, UnfixableInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

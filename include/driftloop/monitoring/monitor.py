@@ -27,6 +27,7 @@ and version.
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from driftloop.settings import MonitoringSettings, Settings, get_settings
 from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
+
+log = logging.getLogger(__name__)
 
 QUALITY_METRICS = {"classification": ("roc_auc", "RocAuc"), "regression": ("rmse", "RMSE")}
 MIN_CLASS_ROWS = 30
@@ -587,4 +590,5 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         reasons=reasons,
     )
     _log_to_mlflow(result, settings)
+    log.info("%s", result.summary())
     return result
