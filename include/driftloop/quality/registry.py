@@ -24,7 +24,7 @@ import pkgutil
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -173,7 +173,7 @@ def _resolve(dotted: str) -> object:
     return target
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tree(path: Path) -> ast.AST:
     return ast.parse(path.read_text(), filename=str(path))
 
