@@ -10,7 +10,8 @@ MLflow run and version.
    `DRIFTLOOP_TRAINING_DROP_UNMATCHED`, drops and counts those without features), and snapshots it with its hash.
 2. **split_by_time** keeps the most recent period for testing.
 3. **train** fits XGBoost with early stopping, seeded (after a random search of its hyperparameters when `tune` is
-   set), on the GPU when one is really there (read back from the booster) or the CPU; it runs in the pool and queue named by `DRIFTLOOP_TRAIN_POOL` / `DRIFTLOOP_TRAIN_QUEUE`.
+   set), on the GPU when one is really there (read back from the booster) or the CPU; it runs in the pool and
+   queue named by `DRIFTLOOP_TRAIN_POOL` / `DRIFTLOOP_TRAIN_QUEUE`.
 4. **evaluate** scores the model and a linear baseline on the test split, overall and per slice of the spec
    (churn: plan, region and tenure band).
 5. **register** logs params, metrics, plots, the model, the dataset lineage and the tags to MLflow and registers a

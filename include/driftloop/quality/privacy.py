@@ -1,7 +1,7 @@
 """Privacy and meta-level requirements of the data, as the use-case spec's ``[privacy]`` declares them.
 
 - :func:`check_no_personal_columns`: a training set or a predictions table that carries a personal column as such
-  fails the step that made it (features may derive from personal data, e.g. a tenure from a signup date).
+  fails the step that made it (features may derive from personal data, e.g. an age band from a birth date).
 - :func:`mask_failures`: sample rows of validation failures (quarantine ``report.json`` and the task log) show
   personal columns masked, never their values.
 - :func:`check_allowed_sources`: features and labels are read only from the tables ``allowed_sources`` lists.

@@ -6,7 +6,7 @@ predates this registry, with :func:`declare`; a test the project covers only by 
 
 - the check (``module:function``) imports;
 - the pipeline stage it names (``module:function`` or a ``dags/*.py`` file) really calls it (its name occurs in the
-  stage's syntax tree);
+  stage's syntax tree, or in that of a private helper of the stage's module the stage calls);
 - every test id (``path::test_name``) names a test function that exists;
 - a manual one's evidence (``path#text``) is a file holding that text —
 
@@ -196,14 +196,29 @@ def _stage_problem(stage: str, check_name: str) -> str | None:
         if not path.is_file():
             return f"stage {stage} does not exist"
         tree = _tree(path)
+        names = _names_in(tree)
     else:
         try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(_resolve(stage))))
+            names = _called_names(stage)
         except (ImportError, AttributeError, OSError, TypeError, SyntaxError) as exc:
             return f"stage {stage} cannot be read: {exc}"
-    if check_name not in _names_in(tree):
+    if check_name not in names:
         return f"stage {stage} does not call {check_name}"
     return None
+
+
+def _called_names(stage: str, depth: int = 3) -> set[str]:
+    """The names a stage function uses, with those of the private helpers of its own module it calls (``_name``,
+    followed ``depth`` levels deep): a stage that calls a check through its own helper still calls it."""
+    module_name, _, qualname = stage.partition(":")
+    module = importlib.import_module(module_name)
+    names = _names_in(ast.parse(textwrap.dedent(inspect.getsource(_resolve(stage)))))
+    if depth:
+        for name in [n for n in names if n.startswith("_") and n != qualname]:
+            helper = getattr(module, name, None)
+            if inspect.isfunction(helper) and helper.__module__ == module_name:
+                names |= _called_names(f"{module_name}:{name}", depth - 1)
+    return names
 
 
 def _test_problem(test_id: str) -> str | None:
