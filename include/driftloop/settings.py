@@ -151,6 +151,8 @@ class QualitySettings:
     compute_history_runs: int = 5
     max_parity_gap: float = 0.0
     tune_trials: int = 12
+    shadow_days: int = 0
+    shadow_tolerance: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -375,6 +377,8 @@ def load_settings() -> Settings:
             compute_history_runs=_env_int("DRIFTLOOP_COMPUTE_HISTORY_RUNS", 5),
             max_parity_gap=_env_float("DRIFTLOOP_MAX_PARITY_GAP", 0.0),
             tune_trials=_env_int("DRIFTLOOP_TUNE_TRIALS", 12),
+            shadow_days=_env_int("DRIFTLOOP_SHADOW_DAYS", 0),
+            shadow_tolerance=_env_float("DRIFTLOOP_SHADOW_TOLERANCE", 0.01),
         ),
     )
     check_monitoring(settings.monitoring)

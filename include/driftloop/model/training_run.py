@@ -32,6 +32,7 @@ from driftloop.model.training import (
 )
 from driftloop.model.training_set import build_training_set, label_events
 from driftloop.quality import tuning
+from driftloop.quality.canary import start_shadow
 from driftloop.quality.compute import compute_regressions, measured, read_compute, recent_compute
 from driftloop.quality.dependencies import library_versions
 from driftloop.quality.features import feature_group_costs, importance_section, non_helping, permutation_importance
@@ -332,6 +333,20 @@ def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
         return PromotionDecision(decision.promote and (within or force), [*decision.reasons, *reasons])
 
     kind = "force_promote" if force else "gate"
+    champion = model_registry.version_by_alias(uri, name, "champion")
+    if settings.quality.shadow_days > 0 and not force and champion is not None:
+        offline = decide(str(champion.version))
+        if offline.promote:
+            shadow = start_shadow(uri, name, registered["version"], settings.quality.shadow_days)
+            return {
+                "version": registered["version"],
+                "promote": False,
+                "reasons": [*offline.reasons, shadow],
+                "previous_champion": None,
+                "champion_before": str(champion.version),
+                "champion": str(champion.version),
+                "champion_history": model_registry.read_history(uri, name).table(),
+            }
     outcome = model_registry.gate_version(uri, name, registered["version"], decide, kind)
     return {
         "version": registered["version"],

@@ -23,7 +23,8 @@ The ML Test Score checks of monitoring (``driftloop.quality``) run beside these:
 newest training label, ``stale`` beyond ``DRIFTLOOP_MAX_MODEL_AGE_DAYS``), upstream schema changes of the window's
 days and library versions changed since the version's training (both as ``notices``), and, from the matured
 quality of every drift record, offline vs online quality per version with their correlation and quality by model
-age (``metrics.production``).
+age (``metrics.production``); and the shadow of a challenger in canary (``metrics.canary``, see
+``driftloop.quality.canary``), which promotes it once its shadow days passed.
 
 The HTML reports and JSON snapshots go to the reports store (a folder or S3), the numbers to an MLflow run against
 the version, and the verdict to a drift record (``driftloop.monitoring.drift_records``), written idempotently per day
@@ -47,6 +48,7 @@ from driftloop.model import model_registry
 from driftloop.model.training import categorical_columns, target_column
 from driftloop.monitoring import drift_records, drift_thresholds
 from driftloop.monitoring.drift_thresholds import Thresholds
+from driftloop.quality.canary import shadow_check
 from driftloop.quality.dependencies import library_changes, library_versions, schema_notices
 from driftloop.quality.production import offline_online, quality_by_age
 from driftloop.quality.staleness import staleness
@@ -585,6 +587,7 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         for change in (library_changes(recorded_libraries, library_versions()) if recorded_libraries else [])
     ]
     production = _production(day, version_number, quality_info, settings)
+    canary = shadow_check(day, settings)
     record = drift_records.upsert_record(
         config.drift_db_url,
         model_name=settings.model.name,
@@ -614,6 +617,7 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
             "staleness": age,
             "notices": notices,
             "production": production,
+            "canary": canary,
             "thresholds": {
                 "num_method": config.num_method,
                 "num_threshold": config.num_threshold,

@@ -6,7 +6,7 @@ predates this registry, with :func:`declare`; a test the project covers only by 
 
 - the check (``module:function``) imports;
 - the pipeline stage it names (``module:function`` or a ``dags/*.py`` file) really calls it (its name occurs in the
-  stage's syntax tree, or in that of a private helper of the stage's module the stage calls);
+  stage's syntax tree, or in that of a driftloop function the stage calls, a few calls deep);
 - every test id (``path::test_name``) names a test function that exists;
 - a manual one's evidence (``path#text``) is a file holding that text —
 
@@ -207,17 +207,22 @@ def _stage_problem(stage: str, check_name: str) -> str | None:
     return None
 
 
-def _called_names(stage: str, depth: int = 3) -> set[str]:
-    """The names a stage function uses, with those of the private helpers of its own module it calls (``_name``,
-    followed ``depth`` levels deep): a stage that calls a check through its own helper still calls it."""
-    module_name, _, qualname = stage.partition(":")
+def _called_names(stage: str, depth: int = 3, seen: set[str] | None = None) -> set[str]:
+    """The names a stage function uses, with those of the driftloop functions it calls by a name of its module
+    (followed ``depth`` levels deep): a stage that calls a check through a helper still calls it."""
+    seen = set() if seen is None else seen
+    seen.add(stage)
+    module_name, _, _ = stage.partition(":")
     module = importlib.import_module(module_name)
     names = _names_in(ast.parse(textwrap.dedent(inspect.getsource(_resolve(stage)))))
     if depth:
-        for name in [n for n in names if n.startswith("_") and n != qualname]:
+        for name in sorted(names):
             helper = getattr(module, name, None)
-            if inspect.isfunction(helper) and helper.__module__ == module_name:
-                names |= _called_names(f"{module_name}:{name}", depth - 1)
+            if not inspect.isfunction(helper) or not helper.__module__.startswith("driftloop"):
+                continue
+            target = f"{helper.__module__}:{helper.__qualname__}"
+            if target not in seen:
+                names |= _called_names(target, depth - 1, seen)
     return names
 
 
