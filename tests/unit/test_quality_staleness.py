@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from driftloop.quality.staleness import staleness
 
 
@@ -15,6 +13,8 @@ def test_a_model_is_stale_once_its_newest_label_is_older_than_the_setting():
     assert staleness("2026-03-01..2026-03-28", date(2026, 4, 28), 30)["verdict"] == "stale"
 
 
-def test_a_version_without_a_training_window_is_an_error():
-    with pytest.raises(ValueError, match="no training_window tag"):
-        staleness(None, date(2026, 4, 28), 30)
+def test_a_version_without_a_training_window_cannot_be_aged():
+    assert staleness(None, date(2026, 4, 28), 30) == {
+        "verdict": "unknown",
+        "reason": "no training_window tag (start..end): None",
+    }

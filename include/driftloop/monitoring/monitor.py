@@ -116,7 +116,7 @@ class MonitorResult:
         if self.quality:
             line += f"; quality of {self.quality['interval']}: {self.quality['metric']} {self.quality['value']:.4f}"
             line += f" vs test {self.quality['reference']:.4f}"
-        if self.staleness:
+        if "age_days" in self.staleness:
             line += f"; model age {self.staleness['age_days']} days ({self.staleness['verdict'].upper()})"
         if self.notices:
             line += f"; NOTICES: {'; '.join(self.notices)}"
@@ -484,7 +484,7 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
     }
     if result.quality:
         metrics[f"quality_{result.quality['metric']}"] = result.quality["value"]
-    if result.staleness:
+    if "age_days" in result.staleness:
         metrics["model_age_days"] = float(result.staleness["age_days"])
     correlation = result.production.get("offline_online", {}).get("correlation")
     if correlation is not None:
@@ -579,7 +579,9 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     age = staleness(version.tags.get("training_window"), day, settings.quality.max_model_age_days)
     if quality_info:
         scored_by = registry.get_model_version(settings.model.name, quality_info["model_version"])
-        quality_info["trained_until"] = staleness(scored_by.tags.get("training_window"), day, 0)["trained_until"]
+        trained = staleness(scored_by.tags.get("training_window"), day, 0)
+        if "trained_until" in trained:
+            quality_info["trained_until"] = trained["trained_until"]
     recorded_libraries = json.loads(version.tags.get("library_versions", "{}"))
     notices = [f"upstream schema change: {n}" for n in schema_notices(window_days(day, settings), settings.data_root)]
     notices += [

@@ -121,7 +121,8 @@ def library_versions(root: Path = REPO_ROOT) -> dict[str, str]:
     """The installed version of each direct requirement (``requirements.txt``; ``missing`` when not installed) and
     the SHA-256 prefix of ``requirements.lock`` under ``requirements.lock``."""
     versions = {}
-    for name in _requirement_names(root / "requirements.txt"):
+    requirements = root / "requirements.txt"
+    for name in _requirement_names(requirements) if requirements.exists() else []:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -13,14 +13,14 @@ from driftloop.quality.registry import covers
     stage="driftloop.monitoring.monitor:monitor_day",
     tests=(
         "tests/unit/test_quality_staleness.py::test_a_model_is_stale_once_its_newest_label_is_older_than_the_setting",
-        "tests/unit/test_quality_staleness.py::test_a_version_without_a_training_window_is_an_error",
+        "tests/unit/test_quality_staleness.py::test_a_version_without_a_training_window_cannot_be_aged",
     ),
 )
 def staleness(training_window: str | None, day: date, max_age_days: int) -> dict:
     """The age in days of a version's newest training label (its ``training_window`` tag, ``start..end``) on
-    ``day``, and whether it is beyond ``max_age_days``."""
+    ``day``, and whether it is beyond ``max_age_days`` (verdict ``unknown`` for a version registered without one)."""
     if not training_window or ".." not in training_window:
-        raise ValueError(f"the version has no training_window tag (start..end) to age it by: {training_window!r}")
+        return {"verdict": "unknown", "reason": f"no training_window tag (start..end): {training_window!r}"}
     trained_until = date.fromisoformat(training_window.split("..")[1])
     age = (day - trained_until).days
     return {
