@@ -333,8 +333,8 @@ def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
         return PromotionDecision(decision.promote and (within or force), [*decision.reasons, *reasons])
 
     kind = "force_promote" if force else "gate"
-    champion = model_registry.version_by_alias(uri, name, "champion")
-    if settings.quality.shadow_days > 0 and not force and champion is not None:
+    champion = model_registry.version_by_alias(uri, name, "champion") if settings.quality.shadow_days > 0 else None
+    if champion is not None and not force:
         offline = decide(str(champion.version))
         if offline.promote:
             shadow = start_shadow(uri, name, registered["version"], settings.quality.shadow_days)

@@ -76,11 +76,13 @@ def recent_compute(tracking_uri: str, experiment_name: str, runs: int, exclude_r
     """The ``compute`` tags of the newest ``runs`` training runs of the experiment, other than this run's."""
     from driftloop.model import model_registry
 
-    registry = model_registry.client(tracking_uri)
-    experiment = registry.get_experiment_by_name(experiment_name)
-    if experiment is None:
-        return []
-    found = registry.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=50)
+    with model_registry.registry_calls(tracking_uri, f"read the recent training runs of {experiment_name!r}"):
+        registry = model_registry.client(tracking_uri)
+        experiment = registry.get_experiment_by_name(experiment_name)
+        if experiment is None:
+            return []
+        order = ["attributes.start_time DESC"]
+        found = registry.search_runs([experiment.experiment_id], order_by=order, max_results=50)
     history = []
     for run in found:
         if run.data.tags.get(model_registry.RUN_KEY_TAG) == exclude_run_key or "compute" not in run.data.tags:
