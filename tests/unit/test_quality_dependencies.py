@@ -73,6 +73,10 @@ def test_monitoring_reports_the_schema_notices_of_its_window(tmp_path):
     assert schema_notices([first, second], tmp_path) == [
         f"{second} weather: column wind appeared (integer) since {first}"
     ]
+    # Whole numbers in a decimal column are the same family: no notice.
+    third = date(2026, 5, 3)
+    record_schema_changes(third, {"weather": pd.DataFrame({"temp": ["2"], "wind": ["3.5"]})}, tmp_path)
+    assert schema_notices([third], tmp_path) == []
     # Recording a day again (a rerun) gives the same notice, not a second one.
     record_schema_changes(second, {"weather": pd.DataFrame({"temp": ["1.5"], "wind": ["3"]})}, tmp_path)
     assert len(schema_notices([second], tmp_path)) == 1

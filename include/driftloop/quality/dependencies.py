@@ -48,15 +48,21 @@ def delivered_schema(frame: pd.DataFrame) -> dict[str, str]:
     return {column: _kind(frame[column]) for column in frame.columns}
 
 
+FAMILIES = {"integer": "number"}
+"""Kinds that are one family: a day whose decimal column happens to hold only whole numbers is no type change."""
+
+
 def schema_changes(previous: dict[str, str], current: dict[str, str]) -> list[str]:
-    """The differences between two schemas: columns added, removed, or whose kind changed (an ``empty`` column has
-    no kind to compare)."""
+    """The differences between two schemas: columns added, removed, or whose kind changed family (numbers,
+    datetimes, text; an ``empty`` column has no kind to compare)."""
     changes = [f"column {c} appeared ({current[c]})" for c in current if c not in previous]
     changes += [f"column {c} disappeared (was {previous[c]})" for c in previous if c not in current]
     changes += [
         f"column {c} changed from {previous[c]} to {current[c]}"
         for c in current
-        if c in previous and "empty" not in (previous[c], current[c]) and previous[c] != current[c]
+        if c in previous
+        and "empty" not in (previous[c], current[c])
+        and FAMILIES.get(previous[c], previous[c]) != FAMILIES.get(current[c], current[c])
     ]
     return changes
 
