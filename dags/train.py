@@ -12,8 +12,9 @@ that ends before it starts is refused by the first task, without retries.
    `customer_churn_v1`) point-in-time, checks there is exactly one row per label event (or, with
    `DRIFTLOOP_TRAINING_DROP_UNMATCHED`, drops and counts those without features), and snapshots it with its hash.
 2. **split_by_time** keeps the most recent period for testing.
-3. **train** fits XGBoost with early stopping, seeded, on the GPU when one is really there (read back from the
-   booster) or the CPU; it runs in the pool and queue named by `DRIFTLOOP_TRAIN_POOL` / `DRIFTLOOP_TRAIN_QUEUE`.
+3. **train** fits XGBoost with early stopping, seeded (after a random search of its hyperparameters when `tune` is
+   set), on the GPU when one is really there (read back from the booster) or the CPU; it runs in the pool and
+   queue named by `DRIFTLOOP_TRAIN_POOL` / `DRIFTLOOP_TRAIN_QUEUE`.
 4. **evaluate** scores the model and a linear baseline on the test split, overall and per slice of the spec
    (churn: plan, region and tenure band).
 5. **register** logs params, metrics, plots, the model, the dataset lineage and the tags to MLflow and registers a
@@ -118,6 +119,13 @@ def _folder(context) -> str:
             + ", ".join(XGBOOST_PARAMS)
             + ".",
         ),
+        "tune": Param(
+            False,
+            type="boolean",
+            title="Tune hyperparameters",
+            description="Random search (DRIFTLOOP_TUNE_TRIALS trials, scored on the validation split) before training; "
+            "the best parameters become this run's and the trials are recorded on the MLflow run.",
+        ),
         "force_promote": Param(
             False,
             type="boolean",
@@ -165,7 +173,7 @@ def train():
 
         from driftloop.model.training_run import step_train
 
-        return step_train(Path(_folder(context)), params["hyperparameters"], settings)
+        return step_train(Path(_folder(context)), params["hyperparameters"], settings, tune=params["tune"])
 
     @task
     def evaluate(trained: dict, **context) -> dict:

@@ -91,6 +91,18 @@ def _champion_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test_score(args: argparse.Namespace) -> int:
+    from driftloop.quality.registry import SECTIONS, render, score
+
+    result = score()
+    print(render(result))
+    below = [s for s in SECTIONS if result.section(s) < args.min_section]
+    if below:
+        print(f"error: sections below {args.min_section:g}: {', '.join(below)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per stage; ``simulate`` takes the active use case's source params."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
@@ -131,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--model", help="registered model name (default: DRIFTLOOP_MODEL_NAME)")
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(handler=_champion_history)
+    test_score = commands.add_parser(
+        "test-score",
+        help="the ML Test Score's 28 tests, the check and tests covering each (verified in the code) and the score",
+    )
+    test_score.add_argument(
+        "--min-section", type=float, default=0.0, help="exit 1 when a section scores below this (default 0)"
+    )
+    test_score.set_defaults(handler=_test_score)
     return parser
 
 

@@ -143,6 +143,19 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class QualitySettings:
+    """The ML Test Score checks (``driftloop.quality``): staleness, compute regressions, inclusion, tuning."""
+
+    max_model_age_days: int = 60
+    compute_regression_factor: float = 1.5
+    compute_history_runs: int = 5
+    max_parity_gap: float = 0.0
+    tune_trials: int = 12
+    shadow_days: int = 0
+    shadow_tolerance: float = 0.01
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved driftloop configuration; build it with :func:`get_settings`."""
 
@@ -172,6 +185,7 @@ class Settings:
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
     # Zones of the data lake, below data_root unless configured elsewhere.
     @property
@@ -356,6 +370,15 @@ def load_settings() -> Settings:
             sample_rows=_env_int("DRIFTLOOP_VALIDATION_SAMPLE_ROWS", 5),
             textual_nan=_env_choice("DRIFTLOOP_VALIDATION_TEXTUAL_NAN", "reject", TEXTUAL_NAN_POLICIES),
             naive_timestamps=_env_choice("DRIFTLOOP_VALIDATION_NAIVE_TIMESTAMPS", "reject", NAIVE_TIMESTAMP_POLICIES),
+        ),
+        quality=QualitySettings(
+            max_model_age_days=_env_int("DRIFTLOOP_MAX_MODEL_AGE_DAYS", 60),
+            compute_regression_factor=_env_float("DRIFTLOOP_COMPUTE_REGRESSION_FACTOR", 1.5),
+            compute_history_runs=_env_int("DRIFTLOOP_COMPUTE_HISTORY_RUNS", 5),
+            max_parity_gap=_env_float("DRIFTLOOP_MAX_PARITY_GAP", 0.0),
+            tune_trials=_env_int("DRIFTLOOP_TUNE_TRIALS", 12),
+            shadow_days=_env_int("DRIFTLOOP_SHADOW_DAYS", 0),
+            shadow_tolerance=_env_float("DRIFTLOOP_SHADOW_TOLERANCE", 0.01),
         ),
     )
     check_monitoring(settings.monitoring)

@@ -7,6 +7,7 @@ partitions and the PostgreSQL table the test created on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date, timedelta
 
@@ -137,6 +138,33 @@ def test_monitoring_a_clean_scored_day_records_no_drift_with_its_report(prepared
     assert {r.data.tags["verdict"] for r in runs} == {"no_drift"} and len(runs) == 1
     assert all(r.data.metrics["drift_share"] == record.drift_share for r in runs)
     assert registry.get_model_version("churn", "1").tags["last_monitored"].startswith(f"{day}: no_drift")
+
+
+def test_the_training_run_and_the_drift_record_carry_the_test_score_checks(prepared, first_training):
+    from driftloop.model.model_registry import client
+    from driftloop.monitoring import drift_records
+
+    settings = prepared["settings"]
+    registry = client(settings.mlflow_tracking_uri)
+    champion = registry.get_model_version_by_alias(settings.model.name, "champion")
+    tags = registry.get_run(champion.run_id).data.tags
+    assert set(json.loads(tags["compute"])) == {"training_set", "split", "train", "evaluate"}
+    assert tags["compute_regressions"] == "-", "the first run has no history to regress from"
+    assert json.loads(tags["library_versions"])["xgboost"] == "3.2.0"
+    assert list(json.loads(tags["feature_costs"])) == ["customer_daily_features"]
+    assert list(json.loads(tags["parity_gaps"])) == ["region"] and tags["non_helping_features"]
+    assert "## Features" in champion.description and "## Inclusion" in champion.description
+    day = prepared["days"][-1]
+    if not drift_records.records(settings.monitoring.drift_db_url, settings.model.name):
+        assert run_dag("score", day, {"days": [day.isoformat()]}).state == "success"
+        assert run_dag("monitor", day, {"days": [day.isoformat()]}).state == "success"
+    (record,) = drift_records.records(settings.monitoring.drift_db_url, settings.model.name)
+    trained_until = champion.tags["training_window"].split("..")[1]
+    assert record.metrics["staleness"]["trained_until"] == trained_until
+    assert record.metrics["staleness"]["age_days"] == (day - date.fromisoformat(trained_until)).days
+    assert record.metrics["notices"] == [], "same libraries, same upstream schema every day"
+    assert set(record.metrics["production"]) == {"offline_online", "quality_by_age"}
+    assert record.metrics["canary"] is None, "DRIFTLOOP_SHADOW_DAYS is 0"
 
 
 def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepared, first_training, caplog):

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from driftloop.dates import as_of_timestamp
+from driftloop.quality.privacy import check_allowed_sources
 from driftloop.settings import Settings, get_settings
 from driftloop.storage import lake
 from driftloop.usecase.active import active_spec, use_case_function
@@ -194,6 +195,8 @@ def build_features_for_day(day: date, settings: Settings | None = None) -> Featu
 
     settings = settings or get_settings()
     spec = active_spec(settings)
+    inputs = [table.name for table in (*spec.tables_with_role("entities"), *spec.tables_with_role("events"))]
+    check_allowed_sources(spec, inputs, f"the features of {day}")
     features = compute_features(day, settings)
     declared = declared_feature_schema(settings)
     features = features[

@@ -73,6 +73,8 @@ from pandera.errors import SchemaErrors
 from driftloop.errors import UnfixableInputError
 from driftloop.features.partitions import feature_days_reading
 from driftloop.ingest.tables import ColumnSpec, TableSpec, batch_tables
+from driftloop.quality.dependencies import record_schema_changes
+from driftloop.quality.privacy import mask_failures
 from driftloop.settings import Settings, get_settings
 from driftloop.storage import lake, raw_zone
 from driftloop.usecase.active import active_spec
@@ -993,7 +995,8 @@ def validate_batch(day: date, settings: Settings | None = None, delivery: str | 
     """
     settings = settings or get_settings()
     tables = batch_tables(settings)
-    acceptance = active_spec(settings).validation.acceptance
+    use_case = active_spec(settings)
+    acceptance = use_case.validation.acceptance
     found = raw_zone.find_delivery(day, settings, delivery)
     failures: dict[str, list[CheckFailure]] = {}
     coerced: dict[str, pd.DataFrame | None] = {}
@@ -1009,6 +1012,11 @@ def validate_batch(day: date, settings: Settings | None = None, delivery: str | 
         skipped += reference_skips
         for name, table_failures in referenced.items():
             failures[name] = sorted(failures[name] + table_failures, key=_order)
+        # Personal columns never reach the quarantine report or the log; schema changes are noticed even when the
+        # batch is rejected.
+        failures = {name: mask_failures(table_failures, use_case) for name, table_failures in failures.items()}
+        for notice in record_schema_changes(day, raws, settings.data_root):
+            log.warning("batch %s: upstream schema change: %s", day, notice)
         for note in skipped:
             log.warning("batch %s: %s", day, note.describe())
         rejected = [name for name in tables if failures[name]]

@@ -25,7 +25,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 EVENT_TAG_PREFIX = "driftloop.champion_event."
-PROMOTIONS = ("gate", "force_promote")
+PROMOTIONS = ("gate", "force_promote", "canary")
 KINDS = (*PROMOTIONS, "rollback")
 REASON_LIMIT = 2000
 

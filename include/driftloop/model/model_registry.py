@@ -364,10 +364,11 @@ def log_and_register(
     snapshot_sha256: str,
     tags: dict[str, str],
     run_key: str | None = None,
+    card_sections: str = "",
 ) -> LoggedModel:
     """Log params, metrics, plots, the model (signature, example, explicit requirements), the dataset lineage and
     tags in one MLflow run; register a new version with the ``challenger`` alias and a model card. Artifacts of a
-    new experiment go to ``artifact_location``.
+    new experiment go to ``artifact_location``; ``card_sections`` (Markdown) are appended to the model card.
 
     With a ``run_key`` (the training run's folder name) this is idempotent: the run and the version carry it as the
     tag ``driftloop.train_run_id``, and a retry returns the version an earlier try registered (giving it
@@ -385,7 +386,7 @@ def log_and_register(
                 return LoggedModel(run_id=version.run_id, model_uri=version.source, version=str(version.version))
         experiment_id = _experiment_id(model_name, artifact_location)
         tags = {**tags, "device": model.device, "task_type": model.task_type}
-        card = model_card(model, evaluation, baseline, tags)
+        card = model_card(model, evaluation, baseline, tags) + card_sections
         logged = _finished_run(mlflow_client, experiment_id, run_key) if run_key is not None else None
         snapshot = (snapshot_path, snapshot_sha256)
         run_id, model_uri, model_id = logged or _log_run(

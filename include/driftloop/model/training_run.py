@@ -2,6 +2,10 @@
 exchange only paths and small values, and a retried step redoes exactly its own work.
 
 training set -> split by time -> train -> evaluate (model, baseline, slices) -> log and register -> gate.
+
+Each step up to evaluate also runs the ML Test Score checks of ``driftloop.quality`` that belong to it (privacy,
+feature costs, tuning, numerical stability, feature importance, inclusion) and records its duration and peak memory;
+register puts their results on the MLflow run and the model card, and flags compute regressions.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import xgboost as xgb
 
 from driftloop.errors import InvalidRequest, NotEnoughData
 from driftloop.model import model_registry
-from driftloop.model.evaluation import baseline_predictions, evaluate, evaluation_slices
+from driftloop.model.evaluation import baseline_predictions, evaluate, evaluation_slices, primary_metric
 from driftloop.model.promotion import PromotionDecision, decide_promotion
 from driftloop.model.training import (
     TrainedModel,
@@ -29,6 +33,15 @@ from driftloop.model.training import (
     train_model,
 )
 from driftloop.model.training_set import build_training_set, label_events
+from driftloop.quality import tuning
+from driftloop.quality.canary import start_shadow
+from driftloop.quality.compute import compute_regressions, measured, read_compute, recent_compute
+from driftloop.quality.dependencies import library_versions
+from driftloop.quality.features import feature_group_costs, importance_section, non_helping, permutation_importance
+from driftloop.quality.inclusion import gap_reasons, inclusion_section, parity_gaps
+from driftloop.quality.numerics import check_finite_metrics, check_training_curve
+from driftloop.quality.privacy import check_allowed_sources, check_no_personal_columns
+from driftloop.quality.production import offline_online
 from driftloop.settings import Settings, get_settings
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
@@ -79,7 +92,13 @@ def step_training_set(folder: Path, start: date | None, end: date | None, settin
                 f"training window {start}..{end} is empty: the given bound is outside the newest matured labels "
                 f"(default window {default_start}..{default_end})"
             )
-    training = build_training_set(start, end, settings)
+    with measured(folder, "training_set"):
+        training = build_training_set(start, end, settings)
+        spec = active_spec(settings)
+        what = f"the training set of {start}..{end}"
+        check_no_personal_columns(training.frame, spec, what)
+        check_allowed_sources(spec, [spec.label.table], what)
+        _write_feature_costs(folder, training.frame[spec.entity_columns], settings)
     summary = {
         "path": str(training.path),
         "sha256": training.sha256,
@@ -102,6 +121,19 @@ def step_training_set(folder: Path, start: date | None, end: date | None, settin
     return summary
 
 
+def _write_feature_costs(folder: Path, entities: pd.DataFrame, settings: Settings) -> None:
+    from driftloop.features.point_in_time import service_lookups
+
+    lookups = service_lookups(active_spec(settings).feast.feature_service, settings)
+    costs = feature_group_costs(entities, lookups, settings.model.seed)
+    (folder / "feature_costs.json").write_text(json.dumps(costs, indent=2))
+
+
+def _read_json(folder: Path, name: str, default):
+    path = folder / name
+    return json.loads(path.read_text()) if path.exists() else default
+
+
 def model_input_columns(frame: pd.DataFrame, settings: Settings) -> list[str]:
     """The model's inputs among a training set's columns: its features (not keys, as-of date or targets) as the
     spec's ``[model]`` selects them (``exclude``, ``key_inputs``)."""
@@ -113,12 +145,13 @@ def model_input_columns(frame: pd.DataFrame, settings: Settings) -> list[str]:
 def step_split(folder: Path) -> dict:
     """Split the snapshot by time: the test split is the most recent period."""
     summary = json.loads((folder / "training_set.json").read_text())
-    split = time_split(pd.read_parquet(summary["path"]), ENTITY_TIMESTAMP)
-    counts = {}
-    for name in SPLITS:
-        part = getattr(split, name)
-        part.to_parquet(folder / f"{name}.parquet", index=False)
-        counts[name] = len(part)
+    with measured(folder, "split"):
+        split = time_split(pd.read_parquet(summary["path"]), ENTITY_TIMESTAMP)
+        counts = {}
+        for name in SPLITS:
+            part = getattr(split, name)
+            part.to_parquet(folder / f"{name}.parquet", index=False)
+            counts[name] = len(part)
     log.info("split by time: %s", ", ".join(f"{name} {rows} rows" for name, rows in counts.items()))
     return counts
 
@@ -129,17 +162,28 @@ def _load_split(folder: Path):
     return Split(*(pd.read_parquet(folder / f"{name}.parquet") for name in SPLITS))
 
 
-def step_train(folder: Path, params: dict | None, settings: Settings) -> dict:
-    """Train XGBoost with early stopping; save the booster and what scoring it needs."""
-    split = _load_split(folder)
-    model = train_model(
-        split,
-        settings.task_type,
-        model_input_columns(split.train, settings),
-        params,
-        settings.model.seed,
-        settings.model.device,
-    )
+def step_train(folder: Path, params: dict | None, settings: Settings, tune: bool = False) -> dict:
+    """Train XGBoost with early stopping; save the booster and what scoring it needs. With ``tune``, a random search
+    (``DRIFTLOOP_TUNE_TRIALS`` trials, :mod:`driftloop.quality.tuning`) picks the parameters first. A NaN or
+    infinite loss fails the step."""
+    with measured(folder, "train"):
+        split = _load_split(folder)
+        columns = model_input_columns(split.train, settings)
+        (folder / "tuning.json").unlink(missing_ok=True)
+        if tune:
+            searched = tuning.tune(
+                split,
+                settings.task_type,
+                columns,
+                params,
+                settings.quality.tune_trials,
+                settings.model.seed,
+                settings.model.device,
+            )
+            (folder / "tuning.json").write_text(json.dumps(searched, indent=2))
+            params = searched["best"]["params"]
+        model = train_model(split, settings.task_type, columns, params, settings.model.seed, settings.model.device)
+        check_training_curve(model.evals_result)
     model.booster.save_model(folder / "model.ubj")
     meta = {
         "task_type": model.task_type,
@@ -163,17 +207,92 @@ def load_trained(folder: Path) -> TrainedModel:
 
 def step_evaluate(folder: Path, settings: Settings) -> dict:
     """Metrics of the model and of a simple baseline on the test split, overall and per slice."""
-    split, model = _load_split(folder), load_trained(folder)
-    target = target_column(model.task_type)
-    slices = evaluation_slices(split.test, active_spec(settings))
-    evaluation = evaluate(model.task_type, split.test[target], predict(model, split.test), slices)
-    numeric = [c for c in model.feature_columns if c not in categorical_columns()]
-    baseline_scores = baseline_predictions(model.task_type, split.train, split.test, numeric, target)
-    baseline = evaluate(model.task_type, split.test[target], baseline_scores, slices)
-    (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
-    (folder / "baseline.json").write_text(json.dumps(baseline, indent=2))
+    with measured(folder, "evaluate"):
+        split, model = _load_split(folder), load_trained(folder)
+        target = target_column(model.task_type)
+        spec = active_spec(settings)
+        slices = evaluation_slices(split.test, spec)
+        evaluation = evaluate(model.task_type, split.test[target], predict(model, split.test), slices)
+        numeric = [c for c in model.feature_columns if c not in categorical_columns()]
+        baseline_scores = baseline_predictions(model.task_type, split.train, split.test, numeric, target)
+        baseline = evaluate(model.task_type, split.test[target], baseline_scores, slices)
+        check_finite_metrics(evaluation, "model")
+        check_finite_metrics(baseline, "baseline")
+        importance = permutation_importance(model, split.validation, settings.model.seed)
+        gaps = parity_gaps(evaluation, spec.inclusion.sensitive_slices, primary_metric(model.task_type)[0])
+        checks = {"importance": importance, "non_helping_features": non_helping(importance), "parity_gaps": gaps}
+        (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
+        (folder / "baseline.json").write_text(json.dumps(baseline, indent=2))
+        (folder / "quality_checks.json").write_text(json.dumps(checks, indent=2))
     log.info("test metrics: model %s; baseline %s", evaluation["overall"], baseline["overall"])
-    return {"model": evaluation["overall"], "baseline": baseline["overall"]}
+    return {
+        "model": evaluation["overall"],
+        "baseline": baseline["overall"],
+        "non_helping_features": checks["non_helping_features"],
+    }
+
+
+def _quality_tags(folder: Path, settings: Settings) -> tuple[dict[str, str], str]:
+    """The ML Test Score results of the run's steps as MLflow tags, and the model card sections showing them."""
+    checks = _read_json(folder, "quality_checks.json", {})
+    costs = _read_json(folder, "feature_costs.json", {})
+    searched = _read_json(folder, "tuning.json", None)
+    compute = read_compute(folder)
+    history = recent_compute(
+        settings.mlflow_tracking_uri, settings.model.name, settings.quality.compute_history_runs, folder.name
+    )
+    regressions = compute_regressions(compute, history, settings.quality.compute_regression_factor)
+    gaps = checks.get("parity_gaps", {})
+    metric = primary_metric(settings.task_type)[0]
+    tags = {
+        "non_helping_features": ", ".join(checks.get("non_helping_features", [])) or "-",
+        "feature_costs": json.dumps(
+            {name: [c["seconds_per_1k_rows"], c["bytes_per_row"]] for name, c in costs.items()}, separators=(",", ":")
+        ),
+        "parity_gaps": json.dumps({name: gap["gap"] for name, gap in gaps.items()}),
+        "library_versions": json.dumps(library_versions(), separators=(",", ":")),
+        "compute": json.dumps(compute, separators=(",", ":")),
+        "compute_regressions": "; ".join(regressions) or "-",
+    }
+    sections = [importance_section(checks.get("importance", {}), costs), inclusion_section(gaps, metric)]
+    if searched is not None:
+        tags["tuning"] = json.dumps(
+            {
+                "metric": searched["metric"],
+                "search_space": searched["search_space"],
+                "trials": [[t["validation"], t["best_iteration"]] for t in searched["trials"]],
+                "best": searched["best"]["params"],
+            },
+            separators=(",", ":"),
+        )
+        sections.append(
+            f"## Tuning\n\n{len(searched['trials'])} trials, best validation {searched['metric']} "
+            f"{searched['best']['validation']:.4f} with `{json.dumps(searched['best']['params'])}`.\n"
+        )
+    sections.append(_offline_online_section(settings))
+    return tags, "\n" + "\n".join(sections)
+
+
+def _offline_online_section(settings: Settings) -> str:
+    """The model card's section on how earlier versions' offline test metric compared with production."""
+    from driftloop.monitoring import drift_records
+
+    observations = [
+        r.metrics["quality"]
+        for r in drift_records.records(settings.monitoring.drift_db_url, settings.model.name)
+        if r.metrics.get("quality")
+    ]
+    result = offline_online(observations)
+    if not result["versions"]:
+        return "## Offline and online quality\n\nNo version has matured production labels yet.\n"
+    rows = "\n".join(
+        f"| {v} | {o['offline']:.4f} | {o['online']:.4f} | {o['days']} |" for v, o in result["versions"].items()
+    )
+    correlation = "n/a (fewer than three versions)" if result["correlation"] is None else f"{result['correlation']:.3f}"
+    return (
+        "## Offline and online quality\n\n| version | test | production (matured labels) | days |\n"
+        f"| --- | --- | --- | --- |\n{rows}\n\nCorrelation across versions: {correlation}.\n"
+    )
 
 
 def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dict:
@@ -181,8 +300,10 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
     a retry finds the run and version an earlier try made instead of making new ones."""
     summary = json.loads((folder / "training_set.json").read_text())
     split, model = _load_split(folder), load_trained(folder)
+    quality_tags, card_sections = _quality_tags(folder, settings)
     tags = {
         **tags,
+        **quality_tags,
         "feature_service": summary["feature_service"],
         "snapshot_sha256": summary["sha256"],
         "snapshot_path": summary["path"],
@@ -201,6 +322,7 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
         summary["sha256"],
         tags,
         run_key=folder.name,
+        card_sections=card_sections,
     )
     (folder / "registered.json").write_text(json.dumps(asdict(logged)))
     log.info(
@@ -223,7 +345,7 @@ def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
             target = target_column(model.task_type)
             slices = evaluation_slices(split.test, active_spec(settings))
             champion_eval = evaluate(model.task_type, split.test[target], scores, slices)
-        return decide_promotion(
+        decision = decide_promotion(
             json.loads((folder / "evaluation.json").read_text()),
             champion_eval,
             json.loads((folder / "baseline.json").read_text()),
@@ -232,8 +354,25 @@ def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
             settings.model.slice_tolerance,
             force=force,
         )
+        gaps = _read_json(folder, "quality_checks.json", {}).get("parity_gaps", {})
+        within, reasons = gap_reasons(gaps, settings.quality.max_parity_gap)
+        return PromotionDecision(decision.promote and (within or force), [*decision.reasons, *reasons])
 
     kind = "force_promote" if force else "gate"
+    champion = model_registry.version_by_alias(uri, name, "champion") if settings.quality.shadow_days > 0 else None
+    if champion is not None and not force:
+        offline = decide(str(champion.version))
+        if offline.promote:
+            shadow = start_shadow(uri, name, registered["version"], settings.quality.shadow_days)
+            return {
+                "version": registered["version"],
+                "promote": False,
+                "reasons": [*offline.reasons, shadow],
+                "previous_champion": None,
+                "champion_before": str(champion.version),
+                "champion": str(champion.version),
+                "champion_history": model_registry.read_history(uri, name).table(),
+            }
     outcome = model_registry.gate_version(uri, name, registered["version"], decide, kind)
     verdict = "promoted to champion" if outcome.decision.promote else "NOT promoted"
     log.info("version %s %s:", registered["version"], verdict)

@@ -19,6 +19,13 @@ For a day that ``score`` wrote, against the model version that scored it:
 - **model quality**, once labels matured: the predictions made ``label_horizon_days`` earlier joined with the
   labels that arrived since, compared with the version's own test metric (``DRIFTLOOP_QUALITY_DROP_TOLERANCE``).
 
+The ML Test Score checks of monitoring (``driftloop.quality``) run beside these: the version's staleness (age of its
+newest training label, ``stale`` beyond ``DRIFTLOOP_MAX_MODEL_AGE_DAYS``), upstream schema changes of the window's
+days and library versions changed since the version's training (both as ``notices``), and, from the matured
+quality of every drift record, offline vs online quality per version with their correlation and quality by model
+age (``metrics.production``); and the shadow of a challenger in canary (``metrics.canary``, see
+``driftloop.quality.canary``), which promotes it once its shadow days passed.
+
 The HTML reports and JSON snapshots go to the reports store (a folder or S3), the numbers to an MLflow run against
 the version, and the verdict to a drift record (``driftloop.monitoring.drift_records``), written idempotently per day
 and version.
@@ -27,6 +34,7 @@ and version.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 import warnings
@@ -41,6 +49,10 @@ from driftloop.model import model_registry
 from driftloop.model.training import categorical_columns, target_column
 from driftloop.monitoring import drift_records, drift_thresholds
 from driftloop.monitoring.drift_thresholds import Thresholds
+from driftloop.quality.canary import shadow_check
+from driftloop.quality.dependencies import library_changes, library_versions, schema_notices
+from driftloop.quality.production import offline_online, quality_by_age
+from driftloop.quality.staleness import staleness
 from driftloop.settings import MonitoringSettings, Settings, get_settings
 from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
@@ -90,6 +102,9 @@ class MonitorResult:
     report_uri: str = ""
     record_id: int = 0
     reasons: list[str] = field(default_factory=list)
+    staleness: dict = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    production: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line for the task log."""
@@ -104,6 +119,10 @@ class MonitorResult:
         if self.quality:
             line += f"; quality of {self.quality['interval']}: {self.quality['metric']} {self.quality['value']:.4f}"
             line += f" vs test {self.quality['reference']:.4f}"
+        if "age_days" in self.staleness:
+            line += f"; model age {self.staleness['age_days']} days ({self.staleness['verdict'].upper()})"
+        if self.notices:
+            line += f"; NOTICES: {'; '.join(self.notices)}"
         return line + f"; report {self.report_uri} (record {self.record_id})"
 
 
@@ -468,6 +487,11 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
     }
     if result.quality:
         metrics[f"quality_{result.quality['metric']}"] = result.quality["value"]
+    if "age_days" in result.staleness:
+        metrics["model_age_days"] = float(result.staleness["age_days"])
+    correlation = result.production.get("offline_online", {}).get("correlation")
+    if correlation is not None:
+        metrics["offline_online_correlation"] = correlation
     tags = {
         "model_name": settings.model.name,
         "model_version": result.model_version,
@@ -478,6 +502,8 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
         "reasons": ("; ".join(result.reasons) or "-")[:4000],
         "report_uri": result.report_uri,
         "drift_record_id": str(result.record_id),
+        "staleness": result.staleness.get("verdict", "-"),
+        "notices": ("; ".join(result.notices) or "-")[:4000],
     }
     # A rerun for the same day and version logs into that day's run again instead of adding one.
     earlier = mlflow.search_runs(
@@ -503,6 +529,20 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
         "last_monitored",
         f"{result.day}: {result.verdict}, drift share {result.drift.drift_share:.2f}, report {result.report_uri}",
     )
+
+
+def _production(day: date, version: str, quality: dict, settings: Settings) -> dict:
+    """Offline vs online quality per version and quality by model age, over the matured quality of every drift
+    record of the model (this day's replacing its earlier record)."""
+    observations = [
+        {**r.metrics["quality"], "day": r.interval_start.isoformat()}
+        for r in drift_records.records(settings.monitoring.drift_db_url, settings.model.name)
+        if r.metrics.get("quality") and not (r.interval_start == day and r.model_version == version)
+    ]
+    if quality:
+        observations.append({**quality, "day": day.isoformat()})
+    aged = [o for o in observations if o.get("trained_until")]
+    return {"offline_online": offline_online(observations), "quality_by_age": quality_by_age(aged)}
 
 
 def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
@@ -538,6 +578,21 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         quality_snapshot, quality_info = quality
         quality_info["report_uri"] = save_report(quality_snapshot, f"{config.reports_uri}/quality", name)
     verdict, reasons = day_verdict(drift, quality_info)
+    registry = model_registry.client(settings.mlflow_tracking_uri)
+    age = staleness(version.tags.get("training_window"), day, settings.quality.max_model_age_days)
+    if quality_info:
+        scored_by = registry.get_model_version(settings.model.name, quality_info["model_version"])
+        trained = staleness(scored_by.tags.get("training_window"), day, 0)
+        if "trained_until" in trained:
+            quality_info["trained_until"] = trained["trained_until"]
+    recorded_libraries = json.loads(version.tags.get("library_versions", "{}"))
+    notices = [f"upstream schema change: {n}" for n in schema_notices(window_days(day, settings), settings.data_root)]
+    notices += [
+        f"library changed since v{version_number} was trained: {change}"
+        for change in (library_changes(recorded_libraries, library_versions()) if recorded_libraries else [])
+    ]
+    production = _production(day, version_number, quality_info, settings)
+    canary = shadow_check(day, settings)
     record = drift_records.upsert_record(
         config.drift_db_url,
         model_name=settings.model.name,
@@ -564,6 +619,10 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
             },
             "min_rows": config.drift_min_rows,
             "quality": {k: v for k, v in quality_info.items() if k != "metrics"},
+            "staleness": age,
+            "notices": notices,
+            "production": production,
+            "canary": canary,
             "thresholds": {
                 "num_method": config.num_method,
                 "num_threshold": config.num_threshold,
@@ -588,6 +647,9 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         report_uri=report_uri,
         record_id=record.id,
         reasons=reasons,
+        staleness=age,
+        notices=notices,
+        production=production,
     )
     _log_to_mlflow(result, settings)
     log.info("%s", result.summary())

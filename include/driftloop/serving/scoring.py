@@ -23,6 +23,8 @@ from driftloop.features.partitions import feature_partition_path
 from driftloop.features.point_in_time import LookupIncomplete, check_one_row_per_event
 from driftloop.model import model_registry
 from driftloop.model.training import categorical_columns
+from driftloop.quality.canary import shadow_version, write_shadow
+from driftloop.quality.privacy import check_no_personal_columns
 from driftloop.settings import Settings, get_settings
 from driftloop.storage import lake
 from driftloop.storage.databases import database_label, failures_named
@@ -259,6 +261,8 @@ def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
         }
     )
     scored_features = features[[key, *(c for c in feature_columns if c != key)]]
+    check_no_personal_columns(frame, spec, f"the predictions of {day}")
+    check_no_personal_columns(scored_features, spec, f"the scored features of {day}")
     scored = write_scored_day(day, frame, scored_features, settings)
     log.info(
         "%s: %d rows scored by %s v%s -> %s%s",
@@ -269,4 +273,11 @@ def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
         scored.path,
         f" and {scored.database_rows} rows in PostgreSQL" if scored.database_rows else "",
     )
+    shadow = shadow_version(settings)
+    if shadow is not None:
+        shadow_scores = model_registry.predict_with_version(
+            settings.mlflow_tracking_uri, settings.model.name, shadow, features, feature_columns
+        )
+        check_outputs(shadow_scores, settings.task_type)
+        write_shadow(day, frame[key], predictions, shadow_scores, shadow, settings)
     return scored

@@ -170,6 +170,24 @@ class MonitoringSpec:
 
 
 @dataclass(frozen=True)
+class PrivacySpec:
+    """What the data may hold and where it may come from: ``personal_columns`` (``(table, column)``) are personal
+    data, which no training set, predictions table or report may carry as such; ``allowed_sources`` are the tables
+    features and labels may be read from (empty: every table of the spec)."""
+
+    personal_columns: tuple[tuple[str, str], ...] = ()
+    allowed_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InclusionSpec:
+    """Slices (``[[slices]]`` names) that describe groups of people the model must serve alike: their parity gap is
+    on the model card and the gate can bound it (``DRIFTLOOP_MAX_PARITY_GAP``)."""
+
+    sensitive_slices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ValidationSpec:
     """How a batch is accepted: ``whole`` (any failed table rejects every table of the batch) or ``per_table``
     (the tables that pass are accepted, the others quarantined)."""
@@ -240,6 +258,8 @@ class UseCaseSpec:
     source: SourceSpec | None = None
     demo: DemoSpec = field(default_factory=DemoSpec)
     validation: ValidationSpec = field(default_factory=ValidationSpec)
+    privacy: PrivacySpec = field(default_factory=PrivacySpec)
+    inclusion: InclusionSpec = field(default_factory=InclusionSpec)
 
     def tables_with_role(self, role: str) -> list[TableSpec]:
         """The tables of ``role``, in declaration order."""
@@ -543,8 +563,42 @@ def _demo(reader: _Reader, data: dict) -> DemoSpec:
     )
 
 
+def _privacy(reader: _Reader, data: dict) -> PrivacySpec:
+    reader.unknown(data, {"personal_columns", "allowed_sources"}, "privacy.")
+    personal = []
+    for value in reader.strings(data, "personal_columns", "privacy.", ()):
+        table, _, column = value.partition(".")
+        if not table or not column:
+            reader.fail("privacy.personal_columns", f'{value!r} must be "table.column"')
+        else:
+            personal.append((table, column))
+    return PrivacySpec(tuple(personal), reader.strings(data, "allowed_sources", "privacy.", ()))
+
+
+def _inclusion(reader: _Reader, data: dict) -> InclusionSpec:
+    reader.unknown(data, {"sensitive_slices"}, "inclusion.")
+    return InclusionSpec(reader.strings(data, "sensitive_slices", "inclusion.", ()))
+
+
+def _privacy_checks(reader: _Reader, spec: UseCaseSpec) -> None:
+    """The privacy and inclusion sections name tables, columns and slices the spec declares."""
+    for table, column in spec.privacy.personal_columns:
+        if column not in spec.tables.get(table, TableSpec(table, "", {}, (), "")).columns:
+            reader.fail("privacy.personal_columns", f"{table}.{column} is not a declared column")
+        elif column == spec.entity.join_key:
+            reader.fail("privacy.personal_columns", f"{table}.{column} is the join key, which every table carries")
+    for table in spec.privacy.allowed_sources:
+        if table not in spec.tables:
+            reader.fail("privacy.allowed_sources", f"{table!r} is not among the tables ({', '.join(spec.tables)})")
+    names = {item.name for item in spec.slices}
+    for name in spec.inclusion.sensitive_slices:
+        if name not in names:
+            reader.fail("inclusion.sensitive_slices", f"{name!r} is not a [[slices]] name ({', '.join(sorted(names))})")
+
+
 def _cross_checks(reader: _Reader, spec: UseCaseSpec) -> None:
     """Checks between sections: the names one section gives must exist in another."""
+    _privacy_checks(reader, spec)
     key = spec.entity.join_key
     for table in spec.tables.values():
         if table.role in ("entities", "labels") and key not in table.columns:
@@ -609,6 +663,8 @@ def parse_spec(document: dict, folder: Path) -> UseCaseSpec:
         "source",
         "demo",
         "validation",
+        "privacy",
+        "inclusion",
     }
     reader.unknown(document, allowed, "")
     name = reader.name(document, "name", "")
@@ -698,6 +754,8 @@ def parse_spec(document: dict, folder: Path) -> UseCaseSpec:
         source=_source(reader, reader.table(document, "source", "", required=False)),
         demo=_demo(reader, reader.table(document, "demo", "", required=False)),
         validation=validation,
+        privacy=_privacy(reader, reader.table(document, "privacy", "", required=False)),
+        inclusion=_inclusion(reader, reader.table(document, "inclusion", "", required=False)),
     )
     if not errors:
         _cross_checks(reader, spec)
