@@ -30,6 +30,7 @@ from __future__ import annotations
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from driftloop.settings import get_settings
+from driftloop_airflow import alerts
 from driftloop_airflow.assets import RAW_BATCHES, VALIDATED_BATCHES
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 from driftloop_airflow.landing import LandingBatchSensor
@@ -84,7 +85,7 @@ def ingest():
             raw = copy_batch_to_raw(batch_day, source, settings)
         return {"day": day, "uri": raw.uri, "delivery": raw.delivery, "new": raw.new, "files": raw.files}
 
-    @task(outlets=[VALIDATED_BATCHES], retries=0)
+    @task(outlets=[VALIDATED_BATCHES], retries=0, on_failure_callback=alerts.on_quarantine)
     def validate(day: str, raw: dict, *, outlet_events=None) -> dict:
         """Validate the delivery `copy_to_raw` stored; accept it into `validated/` or quarantine it and fail."""
         from airflow.sdk.exceptions import AirflowFailException

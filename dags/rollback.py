@@ -13,6 +13,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, task
 
 from driftloop.settings import get_settings
+from driftloop_airflow import alerts
 from driftloop_airflow.assets import CHAMPION_MODEL
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
@@ -46,7 +47,7 @@ settings = get_settings()
     },
 )
 def rollback():
-    @task(outlets=[CHAMPION_MODEL])
+    @task(outlets=[CHAMPION_MODEL], on_success_callback=alerts.on_rollback)
     def move_champion_back(*, params=None, outlet_events=None, **context) -> dict:
         """Point `champion` at the previous champion of its history and tag both versions."""
         from driftloop.model.model_registry import read_history

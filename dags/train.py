@@ -31,6 +31,7 @@ import os
 from airflow.sdk import Param, dag, task
 
 from driftloop.settings import get_settings
+from driftloop_airflow import alerts
 from driftloop_airflow.assets import CHAMPION_MODEL
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 
@@ -164,7 +165,7 @@ def train():
         print(f"registered {settings.model.name} version {registered['version']} (run {registered['run_id']})")
         return registered
 
-    @task
+    @task(on_success_callback=alerts.on_gate)
     def gate(registered: dict, *, params=None, **context) -> dict:
         """Promote the challenger to champion only if it passes the gate."""
         from pathlib import Path
