@@ -38,9 +38,7 @@ def _simulate(args: argparse.Namespace) -> int:
     params = {param.name: getattr(args, param.name) for param in spec.source.params}
     write = use_case_function(spec, spec.source.module, spec.source.function)
     for path in write(Path(landing), parse_day(args.start), args.days, params, settings):
-        counts = ", ".join(
-            f"{f.stem} {sum(1 for _ in f.open()) - 1}" for f in sorted(Path(path).glob("*.csv"))
-        )
+        counts = ", ".join(f"{f.stem} {sum(1 for _ in f.open()) - 1}" for f in sorted(Path(path).glob("*.csv")))
         print(f"{Path(path).name.removeprefix('dt=')}: {counts} -> {path}")
     return 0
 

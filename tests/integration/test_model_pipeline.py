@@ -8,6 +8,7 @@ partitions and the PostgreSQL table the test created on 127.0.0.1.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import quote
 
 import pandas as pd
 import psycopg2
@@ -90,6 +91,10 @@ def test_the_first_model_becomes_champion_with_its_lineage_tags(prepared, first_
     assert champion.tags["feature_service"] == "customer_churn_v1"
     assert champion.tags["training_window"].startswith(WINDOW_START.isoformat())
     assert champion.tags["promotion_decision"] == "promoted"
+    run_id = quote(champion.tags["run_id"], safe="")
+    assert champion.tags["airflow_run_url"] == f"{settings.links.airflow_ui_url}/dags/train/runs/{run_id}"
+    assert f"]({champion.tags['airflow_run_url']})" in champion.description
+    assert "## Gate decision" in champion.description
 
 
 def test_scoring_writes_one_row_per_active_customer_to_parquet_and_postgres(prepared, first_training):
@@ -135,7 +140,21 @@ def test_monitoring_a_clean_scored_day_records_no_drift_with_its_report(prepared
     # Monitored twice: the rerun logged into the day's run instead of adding a second one.
     assert {r.data.tags["verdict"] for r in runs} == {"no_drift"} and len(runs) == 1
     assert all(r.data.metrics["drift_share"] == record.drift_share for r in runs)
-    assert registry.get_model_version("churn", "1").tags["last_monitored"].startswith(f"{day}: no_drift")
+    version = registry.get_model_version("churn", "1")
+    assert version.tags["last_monitored"].startswith(f"{day}: no_drift")
+    # The report opens with its header, is an artifact of the day's monitoring run, and the version links to it.
+    html = open(report).read()
+    assert f"<th style='text-align:left;padding:2px 12px 2px 0'>Day</th><td>{day}</td>" in html
+    assert "<td>churn version 1</td>" in html and "<td>no_drift</td>" in html
+    (run,) = runs
+    assert [a.path for a in registry.list_artifacts(run.info.run_id, "drift")] == ["drift/report.html"]
+    assert version.tags["last_drift_report"].endswith(f"/runs/{run.info.run_id}/artifacts")
+    assert "drift_reports" in version.tags and "/projects/" in version.tags["monitoring_dashboard"]
+    from driftloop.monitoring import dashboard
+
+    workspace = dashboard.workspace(settings.links.dashboard_workspace)
+    project = dashboard.project(workspace, "churn")
+    assert len(workspace.list_runs(project.id)) == 1, "monitored twice, one snapshot of the day"
 
 
 def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepared, first_training):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from driftloop.settings import usecases_dir
 
-_SPEC = '''# The {name} use case: see README "Bring your own dataset". Every field is read by driftloop's core.
+_SPEC = """# The {name} use case: see README "Bring your own dataset". Every field is read by driftloop's core.
 name = "{name}"
 title = "{name}: describe the data set in a line"
 description = "What the data is, where it comes from and what the model predicts."
@@ -74,7 +74,7 @@ day_column = "label_date"
 {key} = {{ dtype = "int64", description = "The {entity}." }}
 label_date = {{ dtype = "date", description = "The day the label describes." }}
 target = {{ dtype = "float64", description = "What the model predicts." }}
-'''
+"""
 
 _FEATURES = '''"""The {name} use case's feature function: one row per {entity} and day, from its observations."""
 
@@ -120,11 +120,11 @@ project, {entity}, source, {name}_daily_features, {name}_v1 = declare(
 )
 '''
 
-_README = '''# {name}
+_README = """# {name}
 
 A driftloop use case. Run it with `DRIFTLOOP_USECASE={name}`; check it with `DRIFTLOOP_USECASE={name} driftloop
 check-usecase`. See the repository README, "Bring your own dataset", for the steps.
-'''
+"""
 
 
 def create_usecase(name: str, parent: Path | None = None, entity: str = "entity", key: str = "entity_id") -> Path:
