@@ -34,6 +34,7 @@ for name in DRIFTLOOP_MLFLOW_TRACKING_URI DRIFTLOOP_DRIFT_DB_URL DRIFTLOOP_REPOR
   DRIFTLOOP_RAW_URI DRIFTLOOP_FEAST_REGISTRY DRIFTLOOP_FEAST_ONLINE_STORE DRIFTLOOP_MLFLOW_ARTIFACT_ROOT; do
   unset "$name"
 done
+. "$here/airflow-env.sh"
 mkdir -p "$AIRFLOW_HOME"
 teardown() {
   "$here/airflow-down.sh" >/dev/null || true
@@ -43,4 +44,4 @@ trap teardown EXIT
 "$here/airflow-up.sh"
 "$here/mlflow-up.sh"
 "$here/dashboard-up.sh"
-"$repo/.venv/bin/python" "$here/ui_check.py"
+python "$here/ui_check.py"

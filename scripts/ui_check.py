@@ -12,7 +12,7 @@ scratch data root and AIRFLOW_HOME, then runs this script, which
    - the monitoring dashboard: the drift day is on the "Share of drifted columns" panel;
    and saves a screenshot of each page into DRIFTLOOP_UI_CHECK_DIR (default <repo>/data/ui-check).
 
-It exits non-zero naming the first expectation that failed (with the screenshot of that page saved).
+Every page is checked; it exits non-zero naming each expectation that failed and the screenshot of its page.
 """
 
 from __future__ import annotations
@@ -190,22 +190,28 @@ def main() -> int:
         )
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1400, "height": 1800})
             context.add_cookies([{"name": "_token", "value": client.token(), "url": base_url}])
             page = context.new_page()
-            shots = [
-                check_trigger_form(page, base_url, out),
-                check_gate_log(page, base_url, run_id, reasons, out),
-                check_dashboard(page, dashboard_url, DRIFT_DAY, out),
+            checks = [
+                lambda: check_trigger_form(page, base_url, out),
+                lambda: check_gate_log(page, base_url, run_id, reasons, out),
+                lambda: check_dashboard(page, dashboard_url, DRIFT_DAY, out),
             ]
+            failures = []
+            for check in checks:
+                try:
+                    print(f"ok: {check()}", flush=True)
+                except CheckFailed as failed:
+                    failures.append(str(failed))
             browser.close()
     except CheckFailed as failed:
-        print(f"ui-check FAILED: {failed}", file=sys.stderr)
-        return 1
-    print("ui-check passed; screenshots:")
-    for shot in shots:
-        print(f"  {shot}")
-    return 0
+        failures = [str(failed)]
+    for failure in failures:
+        print(f"ui-check FAILED: {failure}", file=sys.stderr)
+    if not failures:
+        print(f"ui-check passed; screenshots in {out}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
