@@ -4,7 +4,8 @@ Every monitored day adds its drift snapshot (and, once labels matured, its quali
 ``<model> monitoring`` of the workspace ``DRIFTLOOP_DASHBOARD_WORKSPACE``, stamped with the day and labelled with the
 model version (snapshot metadata ``model_version``, ``day``; tag ``drift`` or ``quality``). The project's dashboard
 plots per day the share of drifted columns, the count of drifted columns, prediction drift, quality on matured
-labels and each column's drift distance: in a tab over every version, and in one tab per model version.
+labels and each column's drift distance: in a tab over every version, and in one tab per model version (Evidently
+0.7's UI shows the tabs' panels one group below the other).
 ``evidently ui --workspace <folder>`` serves it (``make demo`` and docker-compose's ``dashboard`` service start it).
 
 Writes are idempotent per day, version and kind: the new snapshot is added first, then earlier ones of the same day,
@@ -87,7 +88,7 @@ def panels(quality_metric: str, version: str | None = None) -> list:
         text_panel(
             title=f"Monitoring over time: {which}",
             description="One point per monitored day, fed by the monitor DAG; each day's full report is a snapshot "
-            "of this project (Reports) and an artifact of its MLflow monitoring run. One tab per model version.",
+            "of this project (Reports) and an artifact of its MLflow monitoring run. One group per model version.",
         ),
         line_plot_panel(
             title="Share of drifted columns",
