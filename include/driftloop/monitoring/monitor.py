@@ -19,9 +19,11 @@ For a day that ``score`` wrote, against the model version that scored it:
 - **model quality**, once labels matured: the predictions made ``label_horizon_days`` earlier joined with the
   labels that arrived since, compared with the version's own test metric (``DRIFTLOOP_QUALITY_DROP_TOLERANCE``).
 
-The HTML reports and JSON snapshots go to the reports store (a folder or S3), the numbers to an MLflow run against
-the version, and the verdict to a drift record (``driftloop.monitoring.drift_records``), written idempotently per day
-and version.
+The HTML reports (opening with a header: day, model version, reference, current days, verdict) and JSON snapshots
+go to the reports store (a folder or S3), the numbers and the HTML reports to an MLflow run against the version (its
+artifacts ``drift/report.html``, ``quality/report.html``), the snapshots to the monitoring dashboard's Evidently
+workspace (``driftloop.monitoring.dashboard``), and the verdict to a drift record
+(``driftloop.monitoring.drift_records``), all written idempotently per day and version.
 """
 
 from __future__ import annotations
