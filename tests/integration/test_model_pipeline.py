@@ -13,6 +13,8 @@ from urllib.parse import quote
 import pandas as pd
 import psycopg2
 import pytest
+from smtp_inbox import body as mail_body
+from smtp_inbox import start_inbox
 
 from dagruns import run_dag
 from driftloop.storage import lake
@@ -53,6 +55,12 @@ def prepared(airflow_db, tmp_path_factory, postgres_url):
     monkeypatch.setenv("DRIFTLOOP_TRAINING_WINDOW_DAYS", str(N_DAYS - HORIZON))
     monkeypatch.setenv("DRIFTLOOP_FEATURE_WINDOW_DAYS", "7")
     monkeypatch.setenv("DRIFTLOOP_PREDICTIONS_DB_URL", postgres_url)
+    # Alerts on, to a mail server on localhost: the gate's callback runs in the real task run.
+    smtp, inbox, connection = start_inbox()
+    monkeypatch.setenv("AIRFLOW_CONN_DRIFTLOOP_TEST_SMTP", connection)
+    monkeypatch.setenv("DRIFTLOOP_ALERTS_ENABLED", "true")
+    monkeypatch.setenv("DRIFTLOOP_ALERTS_SMTP_CONN_ID", "driftloop_test_smtp")
+    monkeypatch.setenv("DRIFTLOOP_ALERTS_TO", "ml@example.com")
     get_settings.cache_clear()
     settings = get_settings()
     config = SimulationConfig(n_customers=10000, seed=9, epoch=START - timedelta(days=40), label_horizon_days=HORIZON)
@@ -64,7 +72,8 @@ def prepared(airflow_db, tmp_path_factory, postgres_url):
         build_features_for_day(day, settings)
         days.append(day)
     apply_feature_repo(settings)
-    yield {"settings": settings, "days": days, "monkeypatch": monkeypatch}
+    yield {"settings": settings, "days": days, "monkeypatch": monkeypatch, "inbox": inbox}
+    smtp.stop()
     monkeypatch.undo()
     get_settings.cache_clear()
 
@@ -95,6 +104,9 @@ def test_the_first_model_becomes_champion_with_its_lineage_tags(prepared, first_
     assert champion.tags["airflow_run_url"] == f"{settings.links.airflow_ui_url}/dags/train/runs/{run_id}"
     assert f"]({champion.tags['airflow_run_url']})" in champion.description
     assert "## Gate decision" in champion.description
+    # The gate's on_success_callback mailed the promotion through the SMTP provider's notifier.
+    (mail,) = [m for m in prepared["inbox"].messages if m["Subject"] == "[driftloop churn] version 1 promoted"]
+    assert "model version 1 is now champion (was none)" in mail_body(mail)
 
 
 def test_scoring_writes_one_row_per_active_customer_to_parquet_and_postgres(prepared, first_training):

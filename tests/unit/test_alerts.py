@@ -3,49 +3,21 @@ the day, the verdict and the model version; switched off, or for an event not ch
 
 from __future__ import annotations
 
-import email
 import json
-import socket
-from email import policy
 from types import SimpleNamespace
 
 import pytest
-from aiosmtpd.controller import Controller
+from smtp_inbox import body as mail_body
+from smtp_inbox import start_inbox
 
 from driftloop.settings import get_settings
 from driftloop_airflow import alerts
 
 
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def inbox(monkeypatch, tmp_path):
-    port = _free_port()
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    connection = {
-        "conn_type": "smtp",
-        "host": "127.0.0.1",
-        "port": port,
-        "extra": {"disable_ssl": True, "disable_tls": True},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_DRIFTLOOP_TEST_SMTP", json.dumps(connection))
+    controller, handler, connection = start_inbox()
+    monkeypatch.setenv("AIRFLOW_CONN_DRIFTLOOP_TEST_SMTP", connection)
     monkeypatch.setenv("DRIFTLOOP_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("DRIFTLOOP_ALERTS_ENABLED", "true")
     monkeypatch.setenv("DRIFTLOOP_ALERTS_SMTP_CONN_ID", "driftloop_test_smtp")
@@ -61,10 +33,6 @@ def _context(dag_id: str, run_id: str, returned: dict, params: dict | None = Non
     """The parts of a task's context the callbacks read: the run, the params and the task's XComs."""
     ti = SimpleNamespace(task_id=next(iter(returned)), xcom_pull=lambda task_ids: returned.get(task_ids))
     return {"dag_run": SimpleNamespace(dag_id=dag_id, run_id=run_id), "ti": ti, "params": params or {}}
-
-
-def _body(message) -> str:
-    return message.get_body(preferencelist=("html", "plain")).get_content()
 
 
 DRIFT_DAY = {
@@ -87,7 +55,7 @@ def test_a_drift_verdict_is_mailed_with_its_day_verdict_version_and_links(inbox)
     message = inbox.messages[0]
     assert message["Subject"] == "[driftloop churn] drift on 2026-02-03"
     assert message["To"] == "oncall@example.com, ml@example.com"
-    body = _body(message)
+    body = mail_body(message)
     assert "day 2026-02-03: verdict drift for model version 2" in body
     assert "watch_hours_7d, device_mobile_share" in body
     assert "2026-02-02" not in body, "a clean day is not alerted"
@@ -108,7 +76,7 @@ def test_a_promotion_and_a_forced_worse_version_say_so(inbox):
     rejected = {"version": "4", "promote": False, "reasons": ["does not beat the champion"]}
     alerts.on_gate(_context("train", "manual__2026-02-05", {"gate": rejected}))
     assert [m["Subject"] for m in inbox.messages] == ["[driftloop churn] version 3 promoted"]
-    body = _body(inbox.messages[0])
+    body = mail_body(inbox.messages[0])
     assert "model version 3 is now champion (was version 2)" in body
     assert "WARNING: forced to champion although it is worse than the baseline (0.6100 vs 0.6400)" in body
 
@@ -154,7 +122,7 @@ def test_quarantine_rollback_and_a_retraining_that_never_started_are_mailed(inbo
         "[driftloop churn] rollback to version 2",
         "[driftloop churn] retraining could not start",
     ]
-    quarantine, rollback, retrain = (_body(m) for m in inbox.messages)
+    quarantine, rollback, retrain = (mail_body(m) for m in inbox.messages)
     assert "coercible_to_dtype on activity_events.csv.watch_minutes, 12 rows" in quarantine
     assert str(day_dir / "report.json") in quarantine
     assert "from version 3 to version 2" in rollback and "requested by ana: v3 mis-scores mobile users" in rollback
