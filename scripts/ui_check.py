@@ -135,17 +135,18 @@ def check_trigger_form(page, base_url: str, out: Path) -> Path:
     return shot
 
 
-def check_gate_log(page, base_url: str, run_id: str, reasons: list[str], out: Path) -> Path:
+def check_gate_log(page, base_url: str, run_id: str, version: str, reasons: list[str], out: Path) -> Path:
     """The `gate` task log shows the decision and each of its reasons in its visible body."""
     from urllib.parse import quote
 
     page.goto(f"{base_url}/dags/train/runs/{quote(run_id, safe='')}/tasks/gate")
-    _wait_for_text(page, "PROMOTED", 60)
+    _wait_for_text(page, "champion", 60)
     page.wait_for_timeout(1500)
     shot = _shot(page, out, "gate-task-log")
     # Each on a log line of its own: the task's "Returned value was: {...}" line holds them too, cut off on screen.
-    lines = [line for line in page.inner_text("body").splitlines() if "Returned value" not in line]
-    missing = [r for r in ["PROMOTED to champion", *reasons] if not any(r in line for line in lines)]
+    lines = [line.lower() for line in page.inner_text("body").splitlines() if "Returned value" not in line]
+    expected = [f"version {version} promoted to champion", *reasons]
+    missing = [r for r in expected if not any(r.lower() in line for line in lines)]
     if missing:
         raise CheckFailed(f"gate task log: not in the visible body: {missing} (see {shot})")
     return shot
@@ -196,7 +197,7 @@ def main() -> int:
             page = context.new_page()
             checks = [
                 lambda: check_trigger_form(page, base_url, out),
-                lambda: check_gate_log(page, base_url, run_id, reasons, out),
+                lambda: check_gate_log(page, base_url, run_id, str(version.version), reasons, out),
                 lambda: check_dashboard(page, dashboard_url, DRIFT_DAY, out),
             ]
             failures = []
