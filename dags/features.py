@@ -24,14 +24,18 @@ Airflow 3.3 drops asset events that arrive while the creation of an asset-trigge
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
 from driftloop_airflow.assets import ENTITY_FEATURES, VALIDATED_BATCHES
-from driftloop_airflow.days import days_param, requested_days
+from driftloop_airflow.days import days_param, no_days, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+from driftloop_airflow.failures import no_retry_on_unfixable
 
 settings = get_settings()
+log = logging.getLogger("driftloop.dags.features")
 
 
 @dag(
@@ -51,6 +55,7 @@ settings = get_settings()
 )
 def features():
     @task
+    @no_retry_on_unfixable
     def days_to_process(*, params=None, triggering_asset_events=None) -> list[str]:
         """The days to build: the `days` param, else the days of the triggering asset events plus any accepted
         day whose features are missing or older than its batch (so an event the scheduler dropped is caught up)."""
@@ -60,8 +65,8 @@ def features():
         if not params.get("days"):
             days |= {day.isoformat() for day in pending_feature_days(settings)}
         if not days:
-            raise ValueError("no days to process: trigger with the `days` param or let ingest accept a batch")
-        print(f"days to build: {sorted(days)}")
+            raise no_days("process", "let ingest accept a batch")
+        log.info("days to build: %s", ", ".join(sorted(days)))
         return sorted(days)
 
     @task
@@ -73,11 +78,10 @@ def features():
 
         rescored = scored_days([parse_day(day) for day in days], settings)
         if rescored:
-            print(f"scored days affected (predicted from the features rebuilt now): {[str(d) for d in rescored]}")
+            log.info("scored days affected (predicted from the features rebuilt now): %s", [str(d) for d in rescored])
         written = []
         for day in days:
             partition = build_features_for_day(parse_day(day), settings)
-            print(f"features for {day}: {partition.rows} rows -> {partition.path}")
             written.append({"day": day, "path": str(partition.path), "rows": partition.rows})
         return written
 
@@ -89,20 +93,26 @@ def features():
         return apply_repo(settings)
 
     @task(outlets=[ENTITY_FEATURES])
-    def materialize(days: list[str], *, outlet_events=None) -> dict:
-        """Load the days (and the overlap before them) into the online store."""
+    def materialize(days: list[str], built: list[dict], *, outlet_events=None) -> dict:
+        """Load the days (and the overlap before them) into the online store; the asset event names the days and
+        their rows."""
         from driftloop.dates import parse_day
         from driftloop.features.feature_store import materialize_days
 
         result = materialize_days([parse_day(day) for day in days], settings)
-        outlet_events[ENTITY_FEATURES].extra = {"days": days}
-        print(f"materialized {result}")
-        return {"days": days}
+        extra = {
+            "days": days,
+            "rows": {partition["day"]: partition["rows"] for partition in built},
+            "online_from": result.start.date().isoformat(),
+            "online_to": result.end.date().isoformat(),
+        }
+        outlet_events[ENTITY_FEATURES].extra = extra
+        return extra
 
     days = days_to_process()
     built = build_features(days)
     applied = apply_feature_repo()
-    [built, applied] >> materialize(days)
+    applied >> materialize(days, built)
 
 
 features()

@@ -20,9 +20,20 @@ through the `aws` connection named by `DRIFTLOOP_AWS_CONN_ID`).
    and an accepted day's validated rows stay as they were); the task fails **without retries**, names the files and
    checks in its log, and nothing downstream runs for that day.
 
-The day processed is the start of the run's data interval, or the `day` param when given. Clearing `validate`
-re-validates the delivery its run copied. Backfill with `airflow backfill create --dag-id ingest --from-date ...
---to-date ...`.
+**Which day a run ingests** is said in its first line of `wait_for_batch`'s log and in the asset events' extra:
+the **Batch day** param when given, else the start of the run's data interval. For a scheduled or backfill run
+that is the day the run is named after; for a manual run with logical date X it is the day *before* X (Airflow
+gives a manual run the last complete day before its logical date), so to ingest a given day by hand, fill in
+**Batch day**. Clearing `validate` re-validates the delivery its run copied.
+
+**Runs never queue behind a wait.** Runs are not serialized as a whole: several runs may wait for their batches
+at once (deferred in the triggerer, no worker slot held), so unpausing the DAG, whose scheduled run for yesterday
+may wait `DRIFTLOOP_LANDING_TIMEOUT_S` for a batch that never comes, does not hold back a manual run for a day that
+has landed. What must not overlap is serialized by task instead: `copy_to_raw` and `validate` run one instance at
+a time across runs (`max_active_tis_per_dag=1`), so raw, `validated/` and the accepted history have one writer,
+and the scheduler starts them oldest logical date first.
+
+Backfill with `airflow backfill create --dag-id ingest --from-date ... --to-date ...`.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from driftloop.settings import get_settings
 from driftloop_airflow import alerts
 from driftloop_airflow.assets import RAW_BATCHES, VALIDATED_BATCHES
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+from driftloop_airflow.failures import no_retry_on_unfixable
 from driftloop_airflow.landing import LandingBatchSensor
 
 settings = get_settings()
@@ -43,7 +55,7 @@ BATCH_DAY = "{{ params.day or data_interval_start.strftime('%Y-%m-%d') }}"
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=START_DATE,
     catchup=settings.catchup,
-    max_active_runs=1,
+    max_active_runs=16,
     default_args=DEFAULT_ARGS,
     tags=["driftloop", "data"],
     doc_md=__doc__,
@@ -54,7 +66,8 @@ BATCH_DAY = "{{ params.day or data_interval_start.strftime('%Y-%m-%d') }}"
             type=["null", "string"],
             format="date",
             title="Batch day",
-            description="Day to ingest (YYYY-MM-DD). Empty: the start of the run's data interval.",
+            description="Day to ingest (YYYY-MM-DD). Empty: the start of the run's data interval, which for a manual "
+            "run is the day BEFORE its logical date; fill this in to ingest a given day by hand.",
         ),
     },
 )
@@ -68,8 +81,8 @@ def ingest():
         retries=0,
     )
 
-    @task(outlets=[RAW_BATCHES])
-    def copy_to_raw(day: str) -> dict:
+    @task(outlets=[RAW_BATCHES], max_active_tis_per_dag=1)
+    def copy_to_raw(day: str, *, outlet_events=None) -> dict:
         """Copy the landed batch into a new delivery of its raw partition; returns the delivery and the files copied
         with their hashes."""
         import tempfile
@@ -83,20 +96,18 @@ def ingest():
         with tempfile.TemporaryDirectory() as workdir:
             source = fetch_batch(settings, batch_day, Path(workdir))
             raw = copy_batch_to_raw(batch_day, source, settings)
-        return {"day": day, "uri": raw.uri, "delivery": raw.delivery, "new": raw.new, "files": raw.files}
+        copied = {"day": day, "uri": raw.uri, "delivery": raw.delivery, "new": raw.new, "files": raw.files}
+        outlet_events[RAW_BATCHES].extra = {"day": day, "delivery": raw.delivery, "new": raw.new}
+        return copied
 
-    @task(outlets=[VALIDATED_BATCHES], retries=0, on_failure_callback=alerts.on_quarantine)
+    @task(outlets=[VALIDATED_BATCHES], retries=0, max_active_tis_per_dag=1, on_failure_callback=alerts.on_quarantine)
+    @no_retry_on_unfixable
     def validate(day: str, raw: dict, *, outlet_events=None) -> dict:
         """Validate the delivery `copy_to_raw` stored; accept it into `validated/` or quarantine it and fail."""
-        from airflow.sdk.exceptions import AirflowFailException
-
         from driftloop.dates import parse_day
-        from driftloop.ingest.validation import BatchRejected, validate_batch
+        from driftloop.ingest.validation import validate_batch
 
-        try:
-            accepted = validate_batch(parse_day(day), settings, delivery=raw["delivery"])
-        except BatchRejected as rejected:
-            raise AirflowFailException(str(rejected)) from rejected
+        accepted = validate_batch(parse_day(day), settings, delivery=raw["delivery"])
         summary = {
             "day": day,
             "delivery": accepted.delivery,

@@ -26,8 +26,9 @@ from airflow.sdk import dag, task
 from driftloop.settings import get_settings
 from driftloop_airflow import alerts
 from driftloop_airflow.assets import DRIFT_REPORTS, PREDICTIONS
-from driftloop_airflow.days import days_param, requested_days
+from driftloop_airflow.days import days_param, no_days, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+from driftloop_airflow.failures import no_retry_on_unfixable
 
 settings = get_settings()
 
@@ -48,11 +49,12 @@ settings = get_settings()
 )
 def monitor():
     @task
+    @no_retry_on_unfixable
     def days_to_monitor(*, params=None, triggering_asset_events=None) -> list[str]:
         """The `days` param, else the days named by the triggering score runs."""
         days = requested_days(params, triggering_asset_events, PREDICTIONS)
         if not days:
-            raise ValueError("no days to monitor: trigger with the `days` param or let `score` run")
+            raise no_days("monitor", "let `score` run")
         return sorted(days)
 
     @task(outlets=[DRIFT_REPORTS], on_success_callback=alerts.on_monitored)
@@ -64,7 +66,6 @@ def monitor():
         results = []
         for day in days:
             result = monitor_day(parse_day(day), settings)
-            print(result.summary())
             results.append(
                 {
                     "day": day,
@@ -77,7 +78,11 @@ def monitor():
                     "record_id": result.record_id,
                 }
             )
-        outlet_events[DRIFT_REPORTS].extra = {"verdicts": {r["day"]: r["verdict"] for r in results}}
+        outlet_events[DRIFT_REPORTS].extra = {
+            "days": days,
+            "verdicts": {r["day"]: r["verdict"] for r in results},
+            "model_version": ",".join(sorted({r["model_version"] for r in results})),
+        }
         return results
 
     monitor_days(days_to_monitor())

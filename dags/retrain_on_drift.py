@@ -29,6 +29,8 @@ decided by `train`'s gate, as for any training.
 
 from __future__ import annotations
 
+import logging
+
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
@@ -39,6 +41,7 @@ from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 from driftloop_airflow.drift import DriftSensor
 
 settings = get_settings()
+log = logging.getLogger("driftloop.dags.retrain_on_drift")
 monitoring = settings.monitoring
 
 
@@ -89,8 +92,8 @@ def retrain_on_drift():
             )
         train_run_id = f"drift__{run_id}"
         set_train_run(monitoring.drift_db_url, run_id, train_run_id)
-        print(f"retraining: claimed drift records {claimed.record_ids}; starting train run {train_run_id}")
-        print(f"reason: {claimed.reason}")
+        log.info("retraining: claimed drift records %s; starting train run %s", claimed.record_ids, train_run_id)
+        log.info("reason: %s", claimed.reason)
         return {"record_ids": claimed.record_ids, "reason": claimed.reason, "train_run_id": train_run_id}
 
     claimed = claim_drift_records(wait_for_drift.output)
@@ -102,6 +105,7 @@ def retrain_on_drift():
             "reason": "{{ ti.xcom_pull(task_ids='claim_drift_records')['reason'] }}",
             "drift_records": "{{ ti.xcom_pull(task_ids='claim_drift_records')['record_ids'] }}",
         },
+        note="retraining on drift: the records and the reason are in this run's conf (drift_records, reason)",
         wait_for_completion=True,
         deferrable=True,
         poke_interval=monitoring.sensor_poke_interval_s,
@@ -124,13 +128,13 @@ def retrain_on_drift():
         state = airflow_run_state("train", train_run_id)
         if state is None:
             release(monitoring.drift_db_url, context["run_id"])
-            print(f"train run {train_run_id} never started: records {claimed['record_ids']} released")
+            log.info("train run %s never started: records %s released", train_run_id, claimed["record_ids"])
             return NOT_STARTED
         if state not in ENDED_RUN_STATES:
-            print(f"train run {train_run_id} is still {state}: the drift sensor records its outcome when it ends")
+            log.info("train run %s is still %s: the drift sensor records its outcome when it ends", train_run_id, state)
             return state
         finish(monitoring.drift_db_url, context["run_id"], state)
-        print(f"train run {train_run_id} ended {state}")
+        log.info("train run %s ended %s", train_run_id, state)
         return state
 
     claimed >> trigger_train >> record_outcome(claimed)

@@ -10,14 +10,18 @@ task) complete its own half-done rollback instead of going back another step.
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import Param, dag, task
 
 from driftloop.settings import get_settings
 from driftloop_airflow import alerts
 from driftloop_airflow.assets import CHAMPION_MODEL
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+from driftloop_airflow.failures import no_retry_on_unfixable
 
 settings = get_settings()
+log = logging.getLogger("driftloop.dags.rollback")
 
 
 @dag(
@@ -34,6 +38,7 @@ settings = get_settings()
             "",
             type="string",
             minLength=1,
+            pattern=r"\S",
             title="Requested by",
             description="Who asks for the rollback (recorded on the versions).",
         ),
@@ -41,6 +46,7 @@ settings = get_settings()
             "",
             type="string",
             minLength=1,
+            pattern=r"\S",
             title="Reason",
             description="Why the champion is rolled back (recorded on the versions).",
         ),
@@ -48,6 +54,7 @@ settings = get_settings()
 )
 def rollback():
     @task(outlets=[CHAMPION_MODEL], on_success_callback=alerts.on_rollback)
+    @no_retry_on_unfixable
     def move_champion_back(*, params=None, outlet_events=None, **context) -> dict:
         """Point `champion` at the previous champion of its history and tag both versions."""
         from driftloop.model.model_registry import read_history
@@ -57,9 +64,14 @@ def rollback():
         moved_from, moved_to = roll_back(
             uri, name, params["requested_by"], params["reason"], request=f"rollback/{context['run_id']}"
         )
-        print(f"champion of {name} moved back from version {moved_from} to {moved_to}")
-        print(read_history(uri, name).table())
-        outlet_events[CHAMPION_MODEL].extra = {"version": moved_to, "rolled_back_from": moved_from}
+        log.info("champion of %s moved back from version %s to %s", name, moved_from, moved_to)
+        log.info("champion history of %s:\n%s", name, read_history(uri, name).table())
+        outlet_events[CHAMPION_MODEL].extra = {
+            "model_version": moved_to,
+            "previous_champion": moved_from,
+            "verdict": "rolled back",
+            "reasons": [params["reason"].strip()],
+        }
         return {"from": moved_from, "to": moved_to}
 
     move_champion_back()

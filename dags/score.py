@@ -17,8 +17,9 @@ from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
 from driftloop_airflow.assets import ENTITY_FEATURES, PREDICTIONS
-from driftloop_airflow.days import days_param, requested_days
+from driftloop_airflow.days import days_param, no_days, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+from driftloop_airflow.failures import no_retry_on_unfixable
 
 settings = get_settings()
 
@@ -39,11 +40,12 @@ settings = get_settings()
 )
 def score():
     @task
+    @no_retry_on_unfixable
     def days_to_score(*, params=None, triggering_asset_events=None) -> list[str]:
         """The `days` param, else the days named by the triggering features runs."""
         days = requested_days(params, triggering_asset_events, ENTITY_FEATURES)
         if not days:
-            raise ValueError("no days to score: trigger with the `days` param or let `features` run")
+            raise no_days("score", "let `features` run")
         return sorted(days)
 
     @task(outlets=[PREDICTIONS])
@@ -55,13 +57,12 @@ def score():
         results = []
         for day in days:
             scored = score_day(parse_day(day), settings)
-            print(
-                f"{day}: {scored.rows} rows scored by {settings.model.name} v{scored.model_version} "
-                f"-> {scored.path}"
-                + (f" and {scored.database_rows} rows in PostgreSQL" if scored.database_rows else "")
-            )
             results.append({"day": day, "rows": scored.rows, "model_version": scored.model_version})
-        outlet_events[PREDICTIONS].extra = {"days": days}
+        outlet_events[PREDICTIONS].extra = {
+            "days": days,
+            "rows": {r["day"]: r["rows"] for r in results},
+            "model_version": ",".join(sorted({r["model_version"] for r in results})),
+        }
         return results
 
     score_days(days_to_score())

@@ -20,16 +20,23 @@ from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 settings = get_settings()
 usecase = load_spec(settings.usecase_dir)
 source_params = usecase.source.params if usecase.source else ()
+EMPTY_CHOICE = "(none)"
+"""How the form shows the empty entry of an optional choice."""
 
 
 def _param(spec) -> Param:
-    """A trigger-form field from a ``[source.params]`` entry; a parameter without a default may be left empty."""
+    """A trigger-form field from a ``[source.params]`` entry; a parameter without a default may be left empty.
+
+    An optional choice keeps its drop-down, whose empty entry reads ``(none)`` instead of a literal ``null``
+    (``values_display``); the choices are checked when the run is triggered."""
     schema = {"type": spec.type if spec.default is not None else ["null", spec.type]}
     for name in ("minimum", "maximum", "format"):
         if getattr(spec, name) is not None:
             schema[name] = getattr(spec, name)
     if spec.enum is not None:
         schema["enum"] = list(spec.enum) if spec.default is not None else [None, *spec.enum]
+        if spec.default is None:
+            schema["values_display"] = {"null": EMPTY_CHOICE, **{str(v): str(v) for v in spec.enum}}
     return Param(spec.default, title=spec.title, description=spec.description, **schema)
 
 

@@ -2,8 +2,11 @@
 ### Train, register and gate the use case's model
 
 On `DRIFTLOOP_TRAIN_SCHEDULE` (weekly by default), by hand from the UI (params below), or triggered by another DAG
-with a conf: `retrain_on_drift` passes a `reason` and the `drift_records` it consumed, which end up as tags of the
-MLflow run and version.
+with a conf: `retrain_on_drift` passes a `reason` and the `drift_records` it consumed (a conf key, not a form field),
+which end up as tags of the MLflow run and version. A scheduled run records the reason `scheduled`; a manual run
+the form's **Reason** (default `manual`, never blank). The form checks the hyperparameter names (the XGBoost
+parameters listed in it, plus `num_boost_round` and `early_stopping_rounds`) when the run is triggered; a window
+that ends before it starts is refused by the first task, without retries.
 
 1. **training_set** joins the matured labels of the window with the use case's FeatureService (churn:
    `customer_churn_v1`) point-in-time, checks there is exactly one row per label event (or, with
@@ -17,8 +20,14 @@ MLflow run and version.
    new version with the alias `challenger`.
 6. **gate** re-scores the `champion` on the same test split and moves `champion` only if the challenger beats it by
    `DRIFTLOOP_PROMOTION_MARGIN`, is not worse beyond `DRIFTLOOP_SLICE_TOLERANCE` on any slice, and beats the
-   baseline (or `force_promote` is set). The decision and its reasons are in this task's log and on the version;
-   the move is recorded in the champion history (printed in the log) before the alias moves.
+   baseline (or `force_promote` is set). The decision (`version N promoted to champion` / `version N NOT
+   promoted`) and each reason are in this task's log and on the version; the move is recorded in the champion
+   history (also in the log) before the alias moves.
+7. **publish_champion** updates the `champion_model` asset when the gate promoted; the event's extra names the
+   version, the training window and rows, and the decision.
+
+Too few ingested days to train ("ingest more days before training") fails `training_set` at once, in one line,
+without retries: a retry cannot add days.
 
 Both MLflow steps are keyed on this run: a retry reuses the version, the decision and a half-done promotion of an
 earlier try. A tracking server that does not answer fails the step (to be retried); it never means "no champion".
@@ -34,8 +43,40 @@ from driftloop.settings import get_settings
 from driftloop_airflow import alerts
 from driftloop_airflow.assets import CHAMPION_MODEL
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
+from driftloop_airflow.failures import no_retry_on_unfixable
+from driftloop_airflow.runs import run_reason
 
 settings = get_settings()
+
+XGBOOST_PARAMS = {
+    "max_depth": {"type": "integer", "minimum": 0},
+    "eta": {"type": "number", "exclusiveMinimum": 0},
+    "learning_rate": {"type": "number", "exclusiveMinimum": 0},
+    "min_child_weight": {"type": "number", "minimum": 0},
+    "subsample": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "colsample_bytree": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "colsample_bylevel": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "colsample_bynode": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "gamma": {"type": "number", "minimum": 0},
+    "min_split_loss": {"type": "number", "minimum": 0},
+    "lambda": {"type": "number", "minimum": 0},
+    "reg_lambda": {"type": "number", "minimum": 0},
+    "alpha": {"type": "number", "minimum": 0},
+    "reg_alpha": {"type": "number", "minimum": 0},
+    "max_delta_step": {"type": "number", "minimum": 0},
+    "max_leaves": {"type": "integer", "minimum": 0},
+    "max_bin": {"type": "integer", "minimum": 2},
+    "grow_policy": {"type": "string", "enum": ["depthwise", "lossguide"]},
+    "scale_pos_weight": {"type": "number", "exclusiveMinimum": 0},
+    "max_cat_to_onehot": {"type": "integer", "minimum": 1},
+    "num_boost_round": {"type": "integer", "minimum": 1},
+    "early_stopping_rounds": {"type": "integer", "minimum": 1},
+}
+"""The hyperparameters the form accepts, with their JSON-schema types; any other name (a typo such as `max_dept`)
+is refused when the run is triggered. The objective, device, seed and verbosity follow the run, not the form."""
+
+NOT_BLANK = r"\S"
+"""JSON-schema pattern (a search, not a full match): at least one character that is not white space."""
 
 
 def _folder(context) -> str:
@@ -71,8 +112,12 @@ def _folder(context) -> str:
         "hyperparameters": Param(
             {},
             type="object",
+            properties=XGBOOST_PARAMS,
+            additionalProperties=False,
             title="Hyperparameter overrides",
-            description='XGBoost overrides, e.g. {"max_depth": 4, "eta": 0.05}.',
+            description='XGBoost overrides, e.g. {"max_depth": 4, "eta": 0.05}; known names only: '
+            + ", ".join(XGBOOST_PARAMS)
+            + ".",
         ),
         "force_promote": Param(
             False,
@@ -81,24 +126,21 @@ def _folder(context) -> str:
             description="Promote the new version even if the gate rejects it.",
         ),
         "reason": Param(
-            "scheduled",
+            "manual",
             type="string",
+            minLength=1,
+            pattern=NOT_BLANK,
             title="Reason",
-            description="Why this training runs; recorded on the MLflow run and version.",
-        ),
-        "drift_records": Param(
-            [],
-            type="array",
-            items={"type": "integer"},
-            title="Drift records",
-            description="Ids of the drift records that triggered this run (set by retrain_on_drift).",
+            description="Why this training runs; recorded on the MLflow run and version (scheduled runs record "
+            "`scheduled`).",
         ),
     },
 )
 def train():
     @task
+    @no_retry_on_unfixable
     def training_set(*, params=None, **context) -> dict:
-        """Build and snapshot the point-in-time training set."""
+        """Build and snapshot the point-in-time training set (a window ending before its start is refused)."""
         from pathlib import Path
 
         from driftloop.dates import parse_day
@@ -106,9 +148,7 @@ def train():
 
         start = parse_day(params["window_start"]) if params["window_start"] else None
         end = parse_day(params["window_end"]) if params["window_end"] else None
-        summary = step_training_set(Path(_folder(context)), start, end, settings)
-        print(f"training set {summary['start']}..{summary['end']}: {summary['rows']} rows, sha256 {summary['sha256']}")
-        return summary
+        return step_training_set(Path(_folder(context)), start, end, settings)
 
     @task
     def split_by_time(summary: dict, **context) -> dict:
@@ -126,9 +166,7 @@ def train():
 
         from driftloop.model.training_run import step_train
 
-        result = step_train(Path(_folder(context)), params["hyperparameters"], settings)
-        print(f"trained on {result['device']}, best iteration {result['best_iteration']}")
-        return result
+        return step_train(Path(_folder(context)), params["hyperparameters"], settings)
 
     @task
     def evaluate(trained: dict, **context) -> dict:
@@ -153,17 +191,16 @@ def train():
             ).stdout.strip()
             or "unknown"
         )
+        dag_run = context["dag_run"]
         tags = {
-            "dag_id": context["dag_run"].dag_id,
+            "dag_id": dag_run.dag_id,
             "run_id": context["run_id"],
             "try_number": str(context["ti"].try_number),
             "git_commit": commit,
-            "reason": params["reason"],
-            "drift_records": ",".join(str(r) for r in params["drift_records"]) or "-",
+            "reason": run_reason(dag_run.run_type, params["reason"], dag_run.conf or {}),
+            "drift_records": ",".join(str(r) for r in (dag_run.conf or {}).get("drift_records", [])) or "-",
         }
-        registered = step_register(Path(_folder(context)), tags, settings)
-        print(f"registered {settings.model.name} version {registered['version']} (run {registered['run_id']})")
-        return registered
+        return step_register(Path(_folder(context)), tags, settings)
 
     @task(on_success_callback=alerts.on_gate)
     def gate(registered: dict, *, params=None, **context) -> dict:
@@ -173,24 +210,29 @@ def train():
         from driftloop.model.training_run import step_gate
 
         decision = step_gate(Path(_folder(context)), params["force_promote"], settings)
-        verdict = "PROMOTED to champion" if decision["promote"] else "NOT promoted"
-        print(f"version {decision['version']} {verdict}:")
-        for reason in decision["reasons"]:
-            print(f"  - {reason}")
-        print(decision.pop("champion_history"))
+        decision.pop("champion_history")
         return decision
 
     @task(outlets=[CHAMPION_MODEL])
-    def publish_champion(decision: dict, *, outlet_events=None) -> str:
-        """Update the champion_model asset when the gate promoted (skipped otherwise)."""
+    def publish_champion(summary: dict, decision: dict, *, outlet_events=None) -> str:
+        """Update the champion_model asset when the gate promoted (skipped otherwise); the event names the version,
+        its training window and rows, and the decision."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         if not decision["promote"]:
             raise AirflowSkipException(f"version {decision['version']} was not promoted; champion unchanged")
-        outlet_events[CHAMPION_MODEL].extra = {"version": decision["version"]}
+        outlet_events[CHAMPION_MODEL].extra = {
+            "model_version": decision["version"],
+            "previous_champion": decision["previous_champion"],
+            "window": f"{summary['start']}..{summary['end']}",
+            "rows": summary["rows"],
+            "verdict": "promoted",
+            "reasons": decision["reasons"],
+        }
         return decision["version"]
 
-    publish_champion(gate(register(evaluate(train_model(split_by_time(training_set()))))))
+    summary = training_set()
+    publish_champion(summary, gate(register(evaluate(train_model(split_by_time(summary))))))
 
 
 train()

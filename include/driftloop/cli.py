@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from driftloop.dates import parse_day
+from driftloop.errors import UnfixableInputError
 from driftloop.settings import get_settings
 
 _TYPES = {"integer": int, "number": float, "string": str, "boolean": lambda v: v.lower() in ("1", "true", "yes")}
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except ValueError as exc:
+    except (ValueError, UnfixableInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

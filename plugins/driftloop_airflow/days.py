@@ -5,10 +5,25 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, Param
 
+from driftloop.errors import InvalidRequest
+
 
 def days_param(title: str, description: str) -> Param:
-    """The `days` param: YYYY-MM-DD days to (re)process by hand; empty means the triggering events' days."""
-    return Param([], type="array", items={"type": "string", "format": "date"}, title=title, description=description)
+    """The optional `days` param: YYYY-MM-DD days to (re)process by hand; empty (null, the default) means the
+    triggering events' days. Its type admits null, so the trigger form does not mark it required."""
+    return Param(
+        None,
+        type=["null", "array"],
+        items={"type": "string", "format": "date"},
+        uniqueItems=True,
+        title=title,
+        description=description,
+    )
+
+
+def no_days(what: str, how: str) -> InvalidRequest:
+    """The one-line failure of a run that was given no day to work on (not retried)."""
+    return InvalidRequest(f"no days to {what}: trigger with the `days` param or {how}")
 
 
 def requested_days(params: dict, triggering_asset_events, asset: Asset) -> set[str]:

@@ -104,6 +104,7 @@ class LandingBatchSensor(BaseSensorOperator):
 
     def execute(self, context) -> None:
         """Return at once if the batch is there, else defer to the file or S3 trigger."""
+        self.log.info("run %s ingests batch day %s", context["run_id"], self.day)
         if self.poke(context):
             return
         location = marker_location(self._settings, parse_day(self.day))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -55,9 +56,86 @@ def test_every_dag_follows_the_conventions(dagbag):
 
 
 def test_dags_that_write_shared_state_never_overlap(dagbag):
-    assert dagbag.dags["ingest"].max_active_runs == 1, "ingest validates each day against the ones before it"
+    ingest = dagbag.dags["ingest"]
+    for task_id in ("copy_to_raw", "validate"):
+        assert ingest.get_task(task_id).max_active_tis_per_dag == 1, f"ingest.{task_id} must have one writer at a time"
     for task in dagbag.dags["features"].tasks:
         assert task.max_active_tis_per_dag == 1, f"features.{task.task_id} must have one writer at a time"
+
+
+def test_a_waiting_ingest_run_does_not_hold_back_other_runs(dagbag):
+    ingest = dagbag.dags["ingest"]
+    assert ingest.max_active_runs > 1, "a run waiting for a batch that never comes would queue every manual run"
+    assert ingest.get_task("wait_for_batch").max_active_tis_per_dag is None, "sensors of several runs wait together"
+    assert "Batch day" in ingest.params.get_param("day").schema["title"]
+    assert "BEFORE its logical date" in ingest.params.get_param("day").description
+
+
+def _accepts(dag, name: str, value) -> bool:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = copy.deepcopy(dag.params.get_param(name))
+    try:
+        param.resolve(value=value)
+    except ParamValidationError:
+        return False
+    return True
+
+
+def test_train_form_asks_only_what_it_means(dagbag):
+    train = dagbag.dags["train"]
+    assert "drift_records" not in train.params, "drift_records is set by retrain_on_drift's conf, not by a user"
+    assert train.params["reason"] == "manual"
+    assert _accepts(train, "reason", "new features from marketing")
+    assert not _accepts(train, "reason", "")
+    assert not _accepts(train, "reason", "   \t")
+    assert _accepts(train, "hyperparameters", {})
+    assert _accepts(train, "hyperparameters", {"max_depth": 4, "eta": 0.05, "num_boost_round": 200})
+    assert not _accepts(train, "hyperparameters", {"max_dept": 4}), "a misspelt hyperparameter must be refused"
+    assert not _accepts(train, "hyperparameters", {"max_depth": "deep"})
+    assert not _accepts(train, "hyperparameters", {"subsample": 1.5})
+    assert _accepts(train, "window_start", None) and _accepts(train, "window_start", "2026-01-05")
+
+
+def test_optional_params_are_not_required_and_show_no_null_choice(dagbag):
+    for dag_id in ("features", "score", "monitor"):
+        dag = dagbag.dags[dag_id]
+        schema = dag.params.get_param("days").schema
+        assert "null" in schema["type"], f"{dag_id}.days must be optional in the form"
+        assert dag.params["days"] is None
+        assert _accepts(dag, "days", None) and _accepts(dag, "days", ["2026-01-05", "2026-01-06"])
+        assert not _accepts(dag, "days", "2026-01-05"), f"{dag_id}.days is a list of days"
+    simulate = dagbag.dags["simulate_source"]
+    optional_choices = []
+    for name in simulate.params:
+        schema = simulate.params.get_param(name).schema
+        if None in schema.get("enum", []):
+            label = schema.get("values_display", {}).get("null")
+            assert label and label != "null", f"simulate_source.{name} shows a literal null choice"
+            optional_choices.append(name)
+    assert optional_choices, "the churn source has optional choices (corruption)"
+    for name in optional_choices:
+        choice = next(c for c in simulate.params.get_param(name).schema["enum"] if c is not None)
+        assert _accepts(simulate, name, None) and _accepts(simulate, name, choice)
+        assert not _accepts(simulate, name, "not-a-choice"), f"simulate_source.{name} must check its choices"
+
+
+def test_rollback_refuses_a_blank_reason(dagbag):
+    rollback = dagbag.dags["rollback"]
+    assert _accepts(rollback, "reason", "v3 scores empty days")
+    for blank in ("", "   "):
+        assert not _accepts(rollback, "reason", blank)
+        assert not _accepts(rollback, "requested_by", blank)
+
+
+def test_assets_are_grouped_by_layer(dagbag):
+    from driftloop_airflow.assets import LAYERS
+
+    assets = {a.name: a for dag in dagbag.dags.values() for t in dag.tasks for a in t.outlets}
+    assert {"raw_batches", "validated_batches", "entity_features", "champion_model", "predictions"} <= set(assets)
+    groups = {name: asset.group for name, asset in assets.items()}
+    assert all(group in LAYERS for group in groups.values()), groups
+    assert groups["raw_batches"] == "raw" and groups["drift_reports"] == "monitoring"
 
 
 def test_the_data_dags_are_chained_by_assets(dagbag):

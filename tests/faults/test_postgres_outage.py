@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import psycopg2
 import pytest
+from drift_record_rows import write_drift_record
 
 from driftloop.monitoring import drift_records
 from driftloop.serving.scoring import database_day, disagreement, prediction_columns, write_scored_day
@@ -124,25 +125,10 @@ def test_a_day_whose_parquet_and_postgres_disagree_is_reported_and_a_rerun_heals
     assert disagreement(DAY, settings) is None
 
 
-def _drift_record(url: str, day: date) -> None:
-    drift_records.upsert_record(
-        url,
-        model_name="churn",
-        model_version="1",
-        interval_start=day,
-        interval_end=day + timedelta(days=1),
-        verdict="drift",
-        drift_share=0.5,
-        drifted_columns=["monthly_charge"],
-        metrics={},
-        report_uri=f"/reports/{day}.html",
-    )
-
-
 def test_a_server_stopped_during_a_claim_consumes_nothing_and_a_rerun_claims_once(running_cluster, tmp_path):
     url = running_cluster.create_database(f"drift_{tmp_path.name[-12:].replace('-', '_').lower()}")
     for offset in range(3):
-        _drift_record(url, DAY + timedelta(days=offset))
+        write_drift_record(url, DAY + timedelta(days=offset))
 
     holder = _holding_lock(url, "LOCK TABLE retrain_runs IN ACCESS EXCLUSIVE MODE")
     with ThreadPoolExecutor(1) as pool:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import pytest
+from drift_record_rows import write_drift_record
 
 from driftloop.monitoring import drift_records
 
@@ -30,20 +32,8 @@ def url(drift_store_url):
     return drift_store_url
 
 
-def _record(url: str, day: date, version: str = "1", verdict: str = "drift", now: datetime = NOW):
-    return drift_records.upsert_record(
-        url,
-        model_name="churn",
-        model_version=version,
-        interval_start=day,
-        interval_end=day + timedelta(days=1),
-        verdict=verdict,
-        drift_share=0.5 if verdict == "drift" else 0.0,
-        drifted_columns=["monthly_charge"] if verdict == "drift" else [],
-        metrics={},
-        report_uri=f"/reports/{day}.html",
-        now=now,
-    )
+_record = partial(write_drift_record, now=NOW)
+"""A drift record of model churn written at NOW unless the call says when."""
 
 
 def _stuck_claim(url: str, run_id: str = "retrain-1", at: datetime = NOW) -> drift_records.Claim:

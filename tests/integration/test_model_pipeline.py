@@ -7,6 +7,7 @@ partitions and the PostgreSQL table the test created on 127.0.0.1.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from urllib.parse import quote
 
@@ -169,17 +170,23 @@ def test_monitoring_a_clean_scored_day_records_no_drift_with_its_report(prepared
     assert len(workspace.list_runs(project.id)) == 1, "monitored twice, one snapshot of the day"
 
 
-def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepared, first_training):
+def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepared, first_training, caplog):
     from driftloop.model.model_registry import client
 
     settings = prepared["settings"]
     weak = {"num_boost_round": 1, "max_depth": 1, "eta": 0.01}
-    result = run_dag(
-        "train",
-        prepared["days"][-1],
-        {"window_start": WINDOW_START.isoformat(), "hyperparameters": weak, "reason": "weak on purpose"},
-    )
+    with caplog.at_level(logging.INFO, logger="driftloop"):
+        result = run_dag(
+            "train",
+            prepared["days"][-1],
+            {"window_start": WINDOW_START.isoformat(), "hyperparameters": weak, "reason": "weak on purpose"},
+        )
     assert result.state == "success", result.tasks
+    # The gate's verdict and every reason are log records of the task (the body of its log), not late prints.
+    logged = [r.getMessage() for r in caplog.records if r.name == "driftloop.model.training_run"]
+    verdict = logged.index("version 2 NOT promoted:")
+    reasons = [line.removeprefix("  - ") for line in logged[verdict + 1 :] if line.startswith("  - ")]
+    assert reasons and any("champion" in reason for reason in reasons), logged
     assert result.tasks["publish_champion"] == "skipped"
     registry = client(settings.mlflow_tracking_uri)
     challenger = registry.get_model_version_by_alias(settings.model.name, "challenger")
@@ -187,6 +194,17 @@ def test_a_worse_challenger_is_registered_but_not_promoted_with_the_reason(prepa
     assert challenger.tags["promotion_decision"] == "rejected"
     assert "champion" in challenger.tags["promotion_reasons"]
     assert str(registry.get_model_version_by_alias(settings.model.name, "champion").version) == "1"
+    assert all(reason in challenger.tags["promotion_reasons"] for reason in reasons)
+
+
+def test_a_window_that_ends_before_it_starts_fails_the_first_task_without_retries(prepared, first_training):
+    end = WINDOW_START + timedelta(days=3)
+    result = run_dag(
+        "train", prepared["days"][-1], {"window_start": (end + timedelta(days=5)).isoformat(), "window_end": str(end)}
+    )
+    assert result.state == "failed"
+    assert result.tasks["training_set"] == "failed", result.tasks
+    assert result.tasks["register"] != "success"
 
 
 def test_the_regression_task_type_trains_registers_and_scores_through_the_same_dags(prepared, first_training):

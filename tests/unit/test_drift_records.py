@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import pytest
+from drift_record_rows import write_drift_record
 
 from driftloop.monitoring import drift_records
 
@@ -20,36 +22,24 @@ def url(drift_store_url):
     return drift_store_url
 
 
-def _record(url, day: date, verdict: str = "drift", version: str = "1", share: float = 0.5):
-    return drift_records.upsert_record(
-        url,
-        model_name="churn",
-        model_version=version,
-        interval_start=day,
-        interval_end=day + timedelta(days=1),
-        verdict=verdict,
-        drift_share=share,
-        drifted_columns=["monthly_charge"] if verdict == "drift" else [],
-        metrics={"prediction_drift": 0.2},
-        report_uri=f"/reports/{day}.html",
-        now=NOW,
-    )
+_record = partial(write_drift_record, now=NOW)
+"""A drift record of model churn written at NOW unless the call says when."""
 
 
 def test_recording_a_day_twice_updates_one_record(url):
-    first = _record(url, date(2026, 5, 1), "no_drift", share=0.1)
-    second = _record(url, date(2026, 5, 1), "drift", share=0.6)
+    first = _record(url, date(2026, 5, 1), verdict="no_drift", share=0.1)
+    second = _record(url, date(2026, 5, 1), verdict="drift", share=0.6)
     assert second.id == first.id
     stored = drift_records.records(url, "churn")
     assert [(r.verdict, r.drift_share, r.drifted_columns) for r in stored] == [("drift", 0.6, ["monthly_charge"])]
-    _record(url, date(2026, 5, 1), "drift", version="2")
+    _record(url, date(2026, 5, 1), verdict="drift", version="2")
     assert len(drift_records.records(url)) == 2
     with pytest.raises(ValueError, match="unknown verdict 'meh'"):
-        _record(url, date(2026, 5, 2), "meh")
+        _record(url, date(2026, 5, 2), verdict="meh")
 
 
 def test_no_drift_records_never_make_a_claim(url):
-    _record(url, date(2026, 5, 1), "no_drift")
+    _record(url, date(2026, 5, 1), verdict="no_drift")
     assert drift_records.readiness(url, "churn", 3600, NOW, **CHAMPION_V1) == (
         [],
         "no unconsumed drift or quality-drop record of the champion",
@@ -58,7 +48,9 @@ def test_no_drift_records_never_make_a_claim(url):
 
 
 def test_a_claim_takes_every_pending_record_once_and_is_idempotent_for_its_run(url):
-    ids = [_record(url, date(2026, 5, d)).id for d in (1, 2)] + [_record(url, date(2026, 5, 3), "quality_drop").id]
+    ids = [_record(url, date(2026, 5, d)).id for d in (1, 2)] + [
+        _record(url, date(2026, 5, 3), verdict="quality_drop").id
+    ]
     assert drift_records.readiness(url, "churn", 3600, NOW, **CHAMPION_V1)[0] == ids
     claim = drift_records.claim(url, "run-a", "churn", 3600, NOW, **CHAMPION_V1)
     assert claim.record_ids == ids and "record 1 drift on 2026-05-01" in claim.reason

@@ -299,3 +299,32 @@ def test_the_model_card_links_to_the_airflow_run_that_trained_it(tracking, tmp_p
     assert url == "http://airflow.example:8080/dags/train/runs/manual__2026-02-01T00%3A00%3A00%2B00%3A00"
     tags = {"dag_id": "train", "run_id": "manual__2026-02-01", "airflow_run_url": url}
     assert registry._airflow_link(tags) == f"[`train` run `manual__2026-02-01`]({url})"
+
+
+def test_the_registered_input_example_validates_against_the_signature_and_serves(tracking, tmp_path, caplog):
+    import logging
+    import warnings
+
+    import mlflow
+    from mlflow.models import Model, convert_input_example_to_serving_input, validate_serving_input
+    from mlflow.models.utils import _enforce_schema
+
+    with caplog.at_level(logging.WARNING, logger="mlflow"), warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        model, split, _, _, logged = _train_and_log(tracking, tmp_path, _frame(), "run-example")
+    said = [r.getMessage() for r in caplog.records] + [str(w.message) for w in raised]
+    assert not [m for m in said if "input example" in m or "CloudPickle" in m or "type hints" in m], said
+    mlflow.set_tracking_uri(tracking)
+    uri = f"models:/{NAME}/{logged.version}"
+    info = Model.load(uri)
+    example = info.load_input_example(mlflow.artifacts.download_artifacts(uri))
+    signature = info.get_input_schema()
+    types = {c.name: c.type.name for c in signature.inputs}
+    assert types["plan"] == "string" and types["sessions_30d"] == "double", types
+    enforced = _enforce_schema(example, signature)
+    assert list(enforced.columns) == FEATURES and len(enforced) == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        served = validate_serving_input(uri, convert_input_example_to_serving_input(example))
+    expected = predict(model, split.test.head(3))
+    np.testing.assert_allclose(np.asarray(served, dtype=float), expected, rtol=1e-6)

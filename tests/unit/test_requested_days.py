@@ -26,7 +26,8 @@ def test_event_days_are_united_from_day_lists_and_single_days():
     assert requested_days({}, None, ASSET) == set()
 
 
-def test_the_days_param_is_a_list_of_dates_with_a_title():
+def test_the_days_param_is_an_optional_list_of_dates_with_a_title():
     param = days_param("Days", "Which days.")
-    assert param.value == [] and param.schema["items"] == {"type": "string", "format": "date"}
+    assert param.value is None and param.schema["type"] == ["null", "array"]
+    assert param.schema["items"] == {"type": "string", "format": "date"}
     assert param.schema["title"] == "Days" and param.description == "Which days."

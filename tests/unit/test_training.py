@@ -91,9 +91,7 @@ def test_categories_are_fixed_so_codes_do_not_depend_on_the_rows_and_unknown_val
 
 def test_the_categorical_columns_and_their_categories_can_be_given():
     frame = pd.DataFrame({"device": ["tv", "toaster"], "plan": ["basic", "basic"]})
-    matrix = build_model_matrix(
-        frame, ["device", "plan"], categorical={"device": ("tv", "web"), "plan": ("basic",)}
-    )
+    matrix = build_model_matrix(frame, ["device", "plan"], categorical={"device": ("tv", "web"), "plan": ("basic",)})
     assert matrix["device"].cat.codes.tolist() == [0, -1]
     assert list(matrix["plan"].cat.categories) == ["basic"]
 

@@ -10,6 +10,7 @@ paths and project name from variables that every function here exports first (``
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -24,9 +25,13 @@ from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
 from driftloop.dates import as_of_timestamp
 from driftloop.features.registry_store import STORE_TYPE
+from driftloop.logs import quiet_third_parties
 from driftloop.settings import Settings, get_settings, is_database_url
 from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
+
+quiet_third_parties()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,9 @@ def apply_feature_repo(settings: Settings | None = None) -> list[str]:
         partial=True,
     )
     objects = [*repo.entities, *repo.data_sources, *repo.feature_views, *repo.feature_services]
-    return sorted(obj.name for obj in objects if not obj.name.startswith("__"))
+    names = sorted(obj.name for obj in objects if not obj.name.startswith("__"))
+    log.info("feast apply on project %s: %s", store.project, ", ".join(names))
+    return names
 
 
 def feature_view_name(settings: Settings | None = None) -> str:
@@ -183,8 +190,18 @@ def materialize_days(days: Sequence[date], settings: Settings | None = None) -> 
     last = max([*days, *lake.partition_days(settings.offline_store_dir)])
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     end = as_of_timestamp(last) + timedelta(seconds=1)
-    feature_store(settings).materialize(start_date=start, end_date=end, feature_views=[feature_view_name(settings)])
-    return MaterializeResult(start=start, end=end, days=sorted(d.isoformat() for d in days))
+    view = feature_view_name(settings)
+    feature_store(settings).materialize(start_date=start, end_date=end, feature_views=[view])
+    result = MaterializeResult(start=start, end=end, days=sorted(d.isoformat() for d in days))
+    log.info(
+        "materialized %s online from %s to %s (days %s, %d overlap days before, every later day built)",
+        view,
+        first,
+        last,
+        ", ".join(result.days),
+        settings.materialize_overlap_days,
+    )
+    return result
 
 
 def online_features(entity_ids: Sequence, settings: Settings | None = None) -> pd.DataFrame:

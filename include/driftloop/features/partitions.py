@@ -12,6 +12,7 @@ than them: a re-delivered or late day makes every later day whose window holds i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,6 +26,8 @@ from driftloop.settings import Settings, get_settings
 from driftloop.storage import lake
 from driftloop.usecase.active import active_spec, use_case_function
 from driftloop.usecase.spec import ENTITY_TIMESTAMP, TableSpec, UseCaseSpec
+
+log = logging.getLogger(__name__)
 
 # Feast type of a declared feature -> pandas dtype a feature function must produce and Arrow type written.
 FEAST_TO_PANDAS = {"Int64": "int64", "Float64": "float64", "String": "object", "Bool": "bool"}
@@ -204,4 +207,5 @@ def build_features_for_day(day: date, settings: Settings | None = None) -> Featu
     target = feature_partition_path(day, settings)
     with lake.replace_file(target) as scratch:
         features.to_parquet(scratch, index=False, schema=_arrow_schema(features, declared, spec))
+    log.info("features for %s: %d rows -> %s", day, len(features), target)
     return FeaturePartition(day=day, path=target, rows=len(features))

@@ -70,6 +70,7 @@ import pandera.pandas as pa
 from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 
+from driftloop.errors import UnfixableInputError
 from driftloop.features.partitions import feature_days_reading
 from driftloop.ingest.tables import ColumnSpec, TableSpec, batch_tables
 from driftloop.settings import Settings, get_settings
@@ -168,7 +169,7 @@ class SkippedCheck:
         return f"{self.table}: {self.check} skipped: {self.reason}"
 
 
-class BatchRejected(Exception):
+class BatchRejected(UnfixableInputError):
     """A delivery broke its contract; it was copied to quarantine beside a report of every failed check.
 
     ``accepted_tables`` are the tables accepted anyway (``per_table`` acceptance); ``skipped`` the checks that could
@@ -1018,7 +1019,6 @@ def validate_batch(day: date, settings: Settings | None = None, delivery: str | 
     typed_tables = {name: _typed_table(tables[name], coerced[name]) for name in accepted}
     result = _accept(found, typed_tables, skipped, settings) if accepted else None
     if rejected:
-        error = BatchRejected(day, every_failure, report, skipped, accepted)
-        log.error("%s", error)
-        raise error
+        # Not logged here: whoever runs the validation tells it once (the ingest task's log, the CLI's stderr).
+        raise BatchRejected(day, every_failure, report, skipped, accepted)
     return result

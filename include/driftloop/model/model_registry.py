@@ -14,6 +14,7 @@ an earlier try made and completes it instead of making new versions or comparing
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -41,12 +42,17 @@ from mlflow.protos.databricks_pb2 import (
 )
 from mlflow.types import ColSpec, Schema
 
+from driftloop.errors import InvalidRequest
+from driftloop.logs import quiet_third_parties
+from driftloop.model import served_model
 from driftloop.model.champion_history import PROMOTIONS, ChampionEvent, ChampionHistory, events_of_version
 from driftloop.model.promotion import PromotionDecision
 from driftloop.model.training import TrainedModel, build_model_matrix, predict, target_column
 from driftloop.settings import get_settings
 from driftloop.usecase.active import active_spec
 
+quiet_third_parties()
+log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 PIP_REQUIREMENTS = [f"xgboost=={__import__('xgboost').__version__}", f"pandas=={pd.__version__}"]
 # The training run a version and its MLflow run were made for (the run folder's name), and the gate's decision.
@@ -380,15 +386,25 @@ def _log_run(
         (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=float))
         (folder / "model_card.md").write_text(card)
         mlflow.log_artifacts(str(folder), artifact_path="evaluation")
-        # The registered booster stops at the best iteration, so it scores exactly like ``training.predict``.
-        # driftloop scores through the native flavor and ``build_model_matrix`` (categoricals with fixed
-        # categories). MLflow's pyfunc serving check round-trips the input example through JSON, which loses the
-        # categorical dtype, and logs "Got error" about it; that path is not used for scoring.
-        info = mlflow.xgboost.log_model(
-            model.booster[: model.best_iteration + 1],
+        # The registered booster stops at the best iteration, so it scores exactly like ``training.predict``; the
+        # pyfunc around it builds the model matrix, so its input example and signature are the features as MLflow
+        # types them (categoricals as strings) and validate as a serving request.
+        booster_path = folder / "booster" / "model.ubj"
+        booster_path.parent.mkdir()
+        model.booster[: model.best_iteration + 1].save_model(booster_path)
+        categories = {
+            c: tuple(matrix[c].cat.categories)
+            for c in matrix.columns
+            if isinstance(matrix[c].dtype, pd.CategoricalDtype)
+        }
+        served = served_model.serving_frame(matrix)
+        info = mlflow.pyfunc.log_model(
             name="model",
-            signature=ModelSignature(inputs=column_schema(matrix), outputs=infer_signature(y_pred).inputs),
-            input_example=matrix.head(3),
+            python_model=served_model.__file__,
+            artifacts={served_model.BOOSTER_ARTIFACT: str(booster_path)},
+            model_config=served_model.model_config(model.feature_columns, categories),
+            signature=ModelSignature(inputs=column_schema(served), outputs=infer_signature(y_pred).inputs),
+            input_example=served.head(3),
             pip_requirements=PIP_REQUIREMENTS,
         )
     return run.info.run_id, info.model_uri, info.model_id
@@ -456,8 +472,13 @@ def predict_with_version(
     """Predictions of a registered version on feature rows, through the same model matrix as training."""
     with registry_calls(tracking_uri, f"load version {version} of model {model_name!r}"):
         client(tracking_uri)
-        booster = mlflow.xgboost.load_model(f"models:/{model_name}/{version}")
-    return booster.inplace_predict(build_model_matrix(frame, feature_columns))
+        uri = f"models:/{model_name}/{version}"
+        if "xgboost" in mlflow.models.get_model_info(uri).flavors:
+            # A version registered before the served model (MLflow's XGBoost flavor, a bare booster).
+            booster = mlflow.xgboost.load_model(uri)
+            return booster.inplace_predict(build_model_matrix(frame, feature_columns))
+        served = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    return served.predict_frame(frame)
 
 
 def _all_versions(mlflow_client: MlflowClient, model_name: str) -> list[ModelVersion]:
@@ -672,15 +693,15 @@ def rollback(tracking_uri: str, model_name: str, actor: str, reason: str, reques
             return str(last.previous), last.version
         current = history.champion
         if current is None:
-            raise ValueError(f"model {model_name!r} has no champion to roll back")
+            raise InvalidRequest(f"model {model_name!r} has no champion to roll back")
         lineage = history.lineage()
         if not lineage or lineage[-1] != current:
-            raise ValueError(
+            raise InvalidRequest(
                 f"champion version {current} of {model_name!r} was not put there by driftloop (its champion history "
                 f"ends at {lineage[-1] if lineage else 'nothing'}): move the alias by hand"
             )
         if len(lineage) < 2:
-            raise ValueError(
+            raise InvalidRequest(
                 f"champion version {current} of {model_name!r} is its first champion: there is no earlier champion "
                 "to roll back to"
             )

@@ -7,6 +7,7 @@ training set -> split by time -> train -> evaluate (model, baseline, slices) -> 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import asdict
 from datetime import date, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import xgboost as xgb
 
+from driftloop.errors import InvalidRequest, NotEnoughData
 from driftloop.model import model_registry
 from driftloop.model.evaluation import baseline_predictions, evaluate, evaluation_slices
 from driftloop.model.promotion import PromotionDecision, decide_promotion
@@ -32,6 +34,7 @@ from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
 SPLITS = ("train", "validation", "test")
+log = logging.getLogger(__name__)
 
 
 def run_folder(run_id: str, settings: Settings | None = None) -> Path:
@@ -52,11 +55,11 @@ def default_window(settings: Settings) -> tuple[date, date]:
     labels = label_events(date.min, date.max, settings)
     feature_days = lake.partition_days(settings.offline_store_dir)
     if labels.empty or not feature_days:
-        raise ValueError("no matured labels with features yet: ingest more days before training")
+        raise NotEnoughData("no matured labels with features yet: ingest more days before training")
     end = pd.to_datetime(labels[active_spec(settings).label.as_of_column]).dt.date.max()
     complete = feature_days[0] + timedelta(days=settings.feature_window_days - 1)
     if end < complete:
-        raise ValueError(
+        raise NotEnoughData(
             f"the newest matured label is as of {end}, but features have complete {settings.feature_window_days}-day "
             f"windows only from {complete}: ingest more days before training"
         )
@@ -64,10 +67,18 @@ def default_window(settings: Settings) -> tuple[date, date]:
 
 
 def step_training_set(folder: Path, start: date | None, end: date | None, settings: Settings) -> dict:
-    """Build and snapshot the point-in-time training set of the window (default: the newest labels)."""
+    """Build and snapshot the point-in-time training set of the window (default: the newest labels); a window that
+    ends before it starts is refused before any data is read."""
+    if start is not None and end is not None and end < start:
+        raise InvalidRequest(f"training window ends ({end}) before it starts ({start}): swap Window start and end")
     if start is None or end is None:
         default_start, default_end = default_window(settings)
         start, end = start or default_start, end or default_end
+        if end < start:
+            raise InvalidRequest(
+                f"training window {start}..{end} is empty: the given bound is outside the newest matured labels "
+                f"(default window {default_start}..{default_end})"
+            )
     training = build_training_set(start, end, settings)
     summary = {
         "path": str(training.path),
@@ -79,6 +90,15 @@ def step_training_set(folder: Path, start: date | None, end: date | None, settin
         "dropped_unmatched_labels": training.dropped_unmatched,
     }
     (folder / "training_set.json").write_text(json.dumps(summary, indent=2))
+    log.info(
+        "training set %s..%s: %d rows from %s, sha256 %s%s",
+        summary["start"],
+        summary["end"],
+        summary["rows"],
+        summary["feature_service"],
+        summary["sha256"],
+        f", {training.dropped_unmatched} labels without features dropped" if training.dropped_unmatched else "",
+    )
     return summary
 
 
@@ -99,6 +119,7 @@ def step_split(folder: Path) -> dict:
         part = getattr(split, name)
         part.to_parquet(folder / f"{name}.parquet", index=False)
         counts[name] = len(part)
+    log.info("split by time: %s", ", ".join(f"{name} {rows} rows" for name, rows in counts.items()))
     return counts
 
 
@@ -128,6 +149,7 @@ def step_train(folder: Path, params: dict | None, settings: Settings) -> dict:
         "device": model.device,
     }
     (folder / "model.json").write_text(json.dumps(meta, indent=2))
+    log.info("trained on %s, best iteration %d, params %s", model.device, model.best_iteration, model.params)
     return {"device": model.device, "best_iteration": model.best_iteration}
 
 
@@ -150,6 +172,7 @@ def step_evaluate(folder: Path, settings: Settings) -> dict:
     baseline = evaluate(model.task_type, split.test[target], baseline_scores, slices)
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
     (folder / "baseline.json").write_text(json.dumps(baseline, indent=2))
+    log.info("test metrics: model %s; baseline %s", evaluation["overall"], baseline["overall"])
     return {"model": evaluation["overall"], "baseline": baseline["overall"]}
 
 
@@ -184,6 +207,9 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
         run_key=folder.name,
     )
     (folder / "registered.json").write_text(json.dumps(asdict(logged)))
+    log.info(
+        "registered %s version %s (MLflow run %s) as challenger", settings.model.name, logged.version, logged.run_id
+    )
     return asdict(logged)
 
 
@@ -213,6 +239,11 @@ def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
 
     kind = "force_promote" if force else "gate"
     outcome = model_registry.gate_version(uri, name, registered["version"], decide, kind)
+    verdict = "promoted to champion" if outcome.decision.promote else "NOT promoted"
+    log.info("version %s %s:", registered["version"], verdict)
+    for reason in outcome.decision.reasons:
+        log.info("  - %s", reason)
+    log.info("champion history of %s:\n%s", name, outcome.history.table())
     return {
         "version": registered["version"],
         "promote": outcome.decision.promote,

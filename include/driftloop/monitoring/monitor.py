@@ -29,6 +29,7 @@ workspace (``driftloop.monitoring.dashboard``), and the verdict to a drift recor
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
 import warnings
@@ -48,6 +49,8 @@ from driftloop.settings import MonitoringSettings, Settings, get_settings
 from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
+
+log = logging.getLogger(__name__)
 
 QUALITY_METRICS = {"classification": ("roc_auc", "RocAuc"), "regression": ("rmse", "RMSE")}
 MIN_CLASS_ROWS = 30
@@ -686,4 +689,5 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         _log_to_mlflow(result, settings, reports, dashboard_url)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    log.info("%s", result.summary())
     return result

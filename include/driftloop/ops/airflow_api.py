@@ -13,6 +13,19 @@ from typing import Any
 TERMINAL_RUN_STATES = ("success", "failed")
 
 
+def run_note(day: date | None, conf: dict) -> str:
+    """What a triggered run processes, for its note: ``day 2026-01-05``, ``days 2026-01-05, 2026-01-06``, or the
+    conf's ``reason``; empty when none is known."""
+    days = conf.get("days")
+    if day is not None:
+        return f"day {day.isoformat()}"
+    if isinstance(days, list) and days:
+        return "days " + ", ".join(str(d) for d in days)
+    if conf.get("start") and isinstance(days, int):
+        return f"{days} days from {conf['start']}"
+    return str(conf.get("reason") or "")
+
+
 class AirflowApiError(RuntimeError):
     """An API call answered with an error status; the message holds the method, path, status and body."""
 
@@ -74,9 +87,21 @@ class AirflowClient:
         """Pause or unpause a DAG."""
         self._send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
 
-    def trigger(self, dag_id: str, day: date | None = None, conf: dict | None = None, run_id: str | None = None) -> str:
-        """Trigger a run; with ``day`` its data interval is that whole day (as scheduled runs have). Returns run id."""
+    def trigger(
+        self,
+        dag_id: str,
+        day: date | None = None,
+        conf: dict | None = None,
+        run_id: str | None = None,
+        note: str | None = None,
+    ) -> str:
+        """Trigger a run; with ``day`` its data interval is that whole day (as scheduled runs have). The run's note
+        (shown in the UI) is ``note``, else says what it processes (the day, or the ``days`` of its conf). Returns
+        the run id."""
         body: dict[str, Any] = {"conf": conf or {}, "logical_date": None}
+        note = note or run_note(day, conf or {})
+        if note:
+            body["note"] = note
         if run_id:
             body["dag_run_id"] = run_id
         if day is not None:

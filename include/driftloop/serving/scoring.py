@@ -10,6 +10,7 @@ by the same function as in training. The feature rows a day was scored from are 
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from driftloop.storage import lake
 from driftloop.storage.databases import database_label, failures_named
 from driftloop.usecase.active import active_spec
 from driftloop.usecase.spec import ENTITY_TIMESTAMP
+
+log = logging.getLogger(__name__)
 
 SQL_KEY_TYPES = {"int64": "BIGINT", "str": "TEXT"}
 _TABLE_LOCK_KEY = 4_711_001
@@ -256,4 +259,14 @@ def score_day(day: date, settings: Settings | None = None) -> ScoredDay:
         }
     )
     scored_features = features[[key, *(c for c in feature_columns if c != key)]]
-    return write_scored_day(day, frame, scored_features, settings)
+    scored = write_scored_day(day, frame, scored_features, settings)
+    log.info(
+        "%s: %d rows scored by %s v%s -> %s%s",
+        day,
+        scored.rows,
+        settings.model.name,
+        scored.model_version,
+        scored.path,
+        f" and {scored.database_rows} rows in PostgreSQL" if scored.database_rows else "",
+    )
+    return scored
