@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: venv test demo up down lock lint clean bench
+.PHONY: venv test ui-check demo up down lock lint clean bench
 
 venv: $(STAMP)
 
@@ -19,6 +19,13 @@ $(STAMP): requirements.lock pyproject.toml
 
 test: venv
 	$(VENV)/bin/pytest
+
+# A headless browser (Debian's Chromium, installed when missing) looks at the train trigger form, the gate task log
+# and the monitoring dashboard of a small run it sets up and tears down; screenshots in data/ui-check.
+ui-check: venv
+	@[ -x /usr/bin/chromium ] || { if [ "$$(id -u)" = 0 ]; then apt-get install -y chromium; \
+	  else sudo apt-get install -y chromium; fi; }
+	scripts/ui-check.sh
 
 up: venv
 	scripts/airflow-up.sh

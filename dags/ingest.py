@@ -41,6 +41,7 @@ from __future__ import annotations
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from driftloop.settings import get_settings
+from driftloop_airflow import alerts
 from driftloop_airflow.assets import RAW_BATCHES, VALIDATED_BATCHES
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 from driftloop_airflow.failures import no_retry_on_unfixable
@@ -99,7 +100,7 @@ def ingest():
         outlet_events[RAW_BATCHES].extra = {"day": day, "delivery": raw.delivery, "new": raw.new}
         return copied
 
-    @task(outlets=[VALIDATED_BATCHES], retries=0, max_active_tis_per_dag=1)
+    @task(outlets=[VALIDATED_BATCHES], retries=0, max_active_tis_per_dag=1, on_failure_callback=alerts.on_quarantine)
     @no_retry_on_unfixable
     def validate(day: str, raw: dict, *, outlet_events=None) -> dict:
         """Validate the delivery `copy_to_raw` stored; accept it into `validated/` or quarantine it and fail."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
+from driftloop_airflow import alerts
 from driftloop_airflow.assets import DRIFT_REPORTS, PREDICTIONS
 from driftloop_airflow.days import days_param, no_days, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
@@ -56,7 +57,7 @@ def monitor():
             raise no_days("monitor", "let `score` run")
         return sorted(days)
 
-    @task(outlets=[DRIFT_REPORTS])
+    @task(outlets=[DRIFT_REPORTS], on_success_callback=alerts.on_monitored)
     def monitor_days(days: list[str], *, outlet_events=None) -> list[dict]:
         """Drift and quality reports per day, logged to MLflow and recorded as drift records."""
         from driftloop.dates import parse_day

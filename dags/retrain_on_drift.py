@@ -35,6 +35,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
+from driftloop_airflow import alerts
 from driftloop_airflow.assets import DRIFT_REPORTS
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 from driftloop_airflow.drift import DriftSensor
@@ -113,7 +114,7 @@ def retrain_on_drift():
         retries=0,
     )
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", on_success_callback=alerts.on_retrain_outcome)
     def record_outcome(claimed: dict | None, **context) -> str:
         """Store how the drift-triggered training ended; release the records when it never started."""
         from airflow.sdk.exceptions import AirflowSkipException

@@ -15,6 +15,7 @@ import logging
 from airflow.sdk import Param, dag, task
 
 from driftloop.settings import get_settings
+from driftloop_airflow import alerts
 from driftloop_airflow.assets import CHAMPION_MODEL
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 from driftloop_airflow.failures import no_retry_on_unfixable
@@ -52,7 +53,7 @@ log = logging.getLogger("driftloop.dags.rollback")
     },
 )
 def rollback():
-    @task(outlets=[CHAMPION_MODEL])
+    @task(outlets=[CHAMPION_MODEL], on_success_callback=alerts.on_rollback)
     @no_retry_on_unfixable
     def move_champion_back(*, params=None, outlet_events=None, **context) -> dict:
         """Point `champion` at the previous champion of its history and tag both versions."""

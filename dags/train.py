@@ -41,6 +41,7 @@ import os
 from airflow.sdk import Param, dag, task
 
 from driftloop.settings import get_settings
+from driftloop_airflow import alerts
 from driftloop_airflow.assets import CHAMPION_MODEL
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 from driftloop_airflow.failures import no_retry_on_unfixable
@@ -209,7 +210,7 @@ def train():
         }
         return step_register(Path(_folder(context)), tags, settings)
 
-    @task
+    @task(on_success_callback=alerts.on_gate)
     def gate(registered: dict, *, params=None, **context) -> dict:
         """Promote the challenger to champion only if it passes the gate."""
         from pathlib import Path

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stop every Airflow process that scripts/airflow-up.sh started (whole process groups, so workers go too).
+# Stop every process that scripts/airflow-up.sh, mlflow-up.sh and dashboard-up.sh started (whole process groups,
+# so workers go too): each left its pid in $AIRFLOW_HOME/run.
 set -uo pipefail
 . "$(dirname "$0")/airflow-env.sh"
 run_dir="$AIRFLOW_HOME/run"

@@ -37,4 +37,5 @@ then
 fi
 "$here/airflow-up.sh"
 "$here/mlflow-up.sh"
+"$here/dashboard-up.sh"
 python -m driftloop.ops.demo

@@ -156,6 +156,45 @@ class QualitySettings:
 
 
 @dataclass(frozen=True)
+class LinkSettings:
+    """Where the UIs are, so each can link to the others, and the monitoring dashboard's workspace (Evidently UI)."""
+
+    airflow_ui_url: str = "http://localhost:8080"
+    mlflow_ui_url: str = "http://localhost:5000"
+    dashboard_enabled: bool = True
+    dashboard_workspace: Path = Path("evidently")
+    dashboard_url: str = "http://localhost:8000"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alerts sent through the SMTP provider's notifier on the connection ``smtp_conn_id``, for the events in
+    ``events`` (see :data:`ALERT_EVENTS`)."""
+
+    enabled: bool = False
+    smtp_conn_id: str = "smtp_default"
+    to: tuple[str, ...] = ()
+    from_email: str = "driftloop@localhost"
+    events: tuple[str, ...] = ()
+
+
+ALERT_EVENTS = ("quarantine", "drift", "promotion", "rollback", "retrain_not_started")
+"""What can raise an alert: a quarantined batch, a day whose verdict is drift or quality_drop, a promotion to
+champion, a rollback, and a retraining that could not start."""
+
+
+def _alert_events(raw: str) -> tuple[str, ...]:
+    events = tuple(e.strip() for e in raw.split(",") if e.strip())
+    unknown = sorted(set(events) - set(ALERT_EVENTS))
+    if unknown:
+        raise ValueError(
+            f"setting DRIFTLOOP_ALERTS_ON={raw!r}: unknown event(s) {', '.join(unknown)} "
+            f"(known: {', '.join(ALERT_EVENTS)})"
+        )
+    return events
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved driftloop configuration; build it with :func:`get_settings`."""
 
@@ -186,6 +225,8 @@ class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
+    links: LinkSettings = field(default_factory=LinkSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     # Zones of the data lake, below data_root unless configured elsewhere.
     @property
@@ -361,6 +402,24 @@ def load_settings() -> Settings:
             sensor_poke_interval_s=_env_float("DRIFTLOOP_DRIFT_POKE_INTERVAL_S", 60.0),
             sensor_timeout_s=_env_float("DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S", 6 * 3600.0),
         ),
+        links=LinkSettings(
+            airflow_ui_url=_env("AIRFLOW__API__BASE_URL", "http://localhost:8080").rstrip("/"),
+            mlflow_ui_url=_env(
+                "DRIFTLOOP_MLFLOW_UI_URL", f"http://localhost:{_env('DRIFTLOOP_MLFLOW_UI_PORT', '5000')}"
+            ).rstrip("/"),
+            dashboard_enabled=_env_bool("DRIFTLOOP_DASHBOARD_ENABLED", True),
+            dashboard_workspace=Path(_env("DRIFTLOOP_DASHBOARD_WORKSPACE", str(data_root / "evidently"))),
+            dashboard_url=_env(
+                "DRIFTLOOP_DASHBOARD_URL", f"http://localhost:{_env('DRIFTLOOP_DASHBOARD_PORT', '8000')}"
+            ).rstrip("/"),
+        ),
+        alerts=AlertSettings(
+            enabled=_env_bool("DRIFTLOOP_ALERTS_ENABLED", False),
+            smtp_conn_id=_env("DRIFTLOOP_ALERTS_SMTP_CONN_ID", "smtp_default"),
+            to=tuple(a.strip() for a in _env("DRIFTLOOP_ALERTS_TO", "").split(",") if a.strip()),
+            from_email=_env("DRIFTLOOP_ALERTS_FROM", "driftloop@localhost"),
+            events=_alert_events(_env("DRIFTLOOP_ALERTS_ON", ",".join(ALERT_EVENTS))),
+        ),
         validation=ValidationSettings(
             history_batches=_env_int("DRIFTLOOP_VALIDATION_HISTORY_BATCHES", 7),
             min_history_batches=_env_int("DRIFTLOOP_VALIDATION_MIN_HISTORY_BATCHES", 3),
@@ -382,6 +441,8 @@ def load_settings() -> Settings:
         ),
     )
     check_monitoring(settings.monitoring)
+    if settings.alerts.enabled and not settings.alerts.to:
+        raise ValueError("setting DRIFTLOOP_ALERTS_ENABLED=true needs DRIFTLOOP_ALERTS_TO (comma-separated addresses)")
     return settings
 
 

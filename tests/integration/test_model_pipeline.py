@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, timedelta
+from urllib.parse import quote
 
 import pandas as pd
 import psycopg2
 import pytest
+from smtp_inbox import body as mail_body
+from smtp_inbox import start_inbox
 
 from dagruns import run_dag
 from driftloop.storage import lake
@@ -54,6 +57,12 @@ def prepared(airflow_db, tmp_path_factory, postgres_url):
     monkeypatch.setenv("DRIFTLOOP_TRAINING_WINDOW_DAYS", str(N_DAYS - HORIZON))
     monkeypatch.setenv("DRIFTLOOP_FEATURE_WINDOW_DAYS", "7")
     monkeypatch.setenv("DRIFTLOOP_PREDICTIONS_DB_URL", postgres_url)
+    # Alerts on, to a mail server on localhost: the gate's callback runs in the real task run.
+    smtp, inbox, connection = start_inbox()
+    monkeypatch.setenv("AIRFLOW_CONN_DRIFTLOOP_TEST_SMTP", connection)
+    monkeypatch.setenv("DRIFTLOOP_ALERTS_ENABLED", "true")
+    monkeypatch.setenv("DRIFTLOOP_ALERTS_SMTP_CONN_ID", "driftloop_test_smtp")
+    monkeypatch.setenv("DRIFTLOOP_ALERTS_TO", "ml@example.com")
     get_settings.cache_clear()
     settings = get_settings()
     config = SimulationConfig(n_customers=10000, seed=9, epoch=START - timedelta(days=40), label_horizon_days=HORIZON)
@@ -65,7 +74,8 @@ def prepared(airflow_db, tmp_path_factory, postgres_url):
         build_features_for_day(day, settings)
         days.append(day)
     apply_feature_repo(settings)
-    yield {"settings": settings, "days": days, "monkeypatch": monkeypatch}
+    yield {"settings": settings, "days": days, "monkeypatch": monkeypatch, "inbox": inbox}
+    smtp.stop()
     monkeypatch.undo()
     get_settings.cache_clear()
 
@@ -92,6 +102,13 @@ def test_the_first_model_becomes_champion_with_its_lineage_tags(prepared, first_
     assert champion.tags["feature_service"] == "customer_churn_v1"
     assert champion.tags["training_window"].startswith(WINDOW_START.isoformat())
     assert champion.tags["promotion_decision"] == "promoted"
+    run_id = quote(champion.tags["run_id"], safe="")
+    assert champion.tags["airflow_run_url"] == f"{settings.links.airflow_ui_url}/dags/train/runs/{run_id}"
+    assert f"]({champion.tags['airflow_run_url']})" in champion.description
+    assert "## Gate decision" in champion.description
+    # The gate's on_success_callback mailed the promotion through the SMTP provider's notifier.
+    (mail,) = [m for m in prepared["inbox"].messages if m["Subject"] == "[driftloop churn] version 1 promoted"]
+    assert "model version 1 is now champion (was none)" in mail_body(mail)
 
 
 def test_scoring_writes_one_row_per_active_customer_to_parquet_and_postgres(prepared, first_training):
@@ -137,7 +154,21 @@ def test_monitoring_a_clean_scored_day_records_no_drift_with_its_report(prepared
     # Monitored twice: the rerun logged into the day's run instead of adding a second one.
     assert {r.data.tags["verdict"] for r in runs} == {"no_drift"} and len(runs) == 1
     assert all(r.data.metrics["drift_share"] == record.drift_share for r in runs)
-    assert registry.get_model_version("churn", "1").tags["last_monitored"].startswith(f"{day}: no_drift")
+    version = registry.get_model_version("churn", "1")
+    assert version.tags["last_monitored"].startswith(f"{day}: no_drift")
+    # The report opens with its header, is an artifact of the day's monitoring run, and the version links to it.
+    html = open(report).read()
+    assert f"<th style='text-align:left;padding:2px 12px 2px 0'>Day</th><td>{day}</td>" in html
+    assert "<td>churn version 1</td>" in html and "<td>no_drift</td>" in html
+    (run,) = runs
+    assert [a.path for a in registry.list_artifacts(run.info.run_id, "drift")] == ["drift/report.html"]
+    assert version.tags["last_drift_report"].endswith(f"/runs/{run.info.run_id}/artifacts")
+    assert "drift_reports" in version.tags and "/projects/" in version.tags["monitoring_dashboard"]
+    from driftloop.monitoring import dashboard
+
+    workspace = dashboard.workspace(settings.links.dashboard_workspace)
+    project = dashboard.project(workspace, "churn")
+    assert len(workspace.list_runs(project.id)) == 1, "monitored twice, one snapshot of the day"
 
 
 def test_the_training_run_and_the_drift_record_carry_the_test_score_checks(prepared, first_training):

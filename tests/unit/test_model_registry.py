@@ -271,6 +271,36 @@ def test_a_recorded_promotion_overtaken_by_another_move_is_not_completed_later(t
     assert str(registry.version_by_alias(tracking, NAME, "champion").version) == "1"
 
 
+def test_the_model_card_shows_the_use_case_the_airflow_run_and_the_gate_with_a_warning_for_a_forced_worse_version(
+    tracking, tmp_path
+):
+    _, _, evaluation, baseline, logged = _train_and_log(tracking, tmp_path, _frame(), "manual__2026-02-01")
+    unbeaten = {**baseline, "overall": {**baseline["overall"], "roc_auc": 0.999}}
+    forced = decide_promotion(evaluation, None, unbeaten, "classification", 0.005, 0.05, force=True)
+    assert forced.reasons[0].startswith("does not beat the baseline")
+    _gate(tracking, logged.version, forced, "force_promote")
+    _gate(tracking, logged.version, forced, "force_promote")  # a retry rewrites the section, it does not add one
+
+    client = registry.client(tracking)
+    model = client.get_registered_model(NAME)
+    assert model.description.startswith("# Churn of a subscription video service\n\nEvery day the service delivers")
+    version = client.get_model_version(NAME, logged.version)
+    baseline_reason = forced.reasons[0].split(": ", 1)[1]
+    warning = f"forced to champion although it is worse than the baseline ({baseline_reason})"
+    assert version.tags["promotion_warning"] == warning
+    card, section = version.description.split(registry.GATE_SECTION)
+    assert card.startswith("# Model card:") and version.description.count(registry.GATE_SECTION) == 1
+    assert section.splitlines()[:3] == [f"> **Warning:** {warning}", "", "Decision: **promoted** to champion."]
+    assert f"- {forced.reasons[0]}" in section and "- promoted anyway: force_promote was set" in section
+
+
+def test_the_model_card_links_to_the_airflow_run_that_trained_it(tracking, tmp_path):
+    url = registry.airflow_run_url("http://airflow.example:8080/", "train", "manual__2026-02-01T00:00:00+00:00")
+    assert url == "http://airflow.example:8080/dags/train/runs/manual__2026-02-01T00%3A00%3A00%2B00%3A00"
+    tags = {"dag_id": "train", "run_id": "manual__2026-02-01", "airflow_run_url": url}
+    assert registry._airflow_link(tags) == f"[`train` run `manual__2026-02-01`]({url})"
+
+
 def test_the_registered_input_example_validates_against_the_signature_and_serves(tracking, tmp_path, caplog):
     import logging
     import warnings

@@ -74,5 +74,6 @@ def test_requirements_are_pinned_exactly_and_locked():
 
 
 def test_ci_runs_the_readme_test_command():
-    assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
-    assert "make test" in (REPO_ROOT / "README.md").read_text()
+    ci = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("make ")]
+    assert ci == ["make test", "make ui-check"], ci
+    assert "make test && make ui-check" in (REPO_ROOT / "README.md").read_text()

@@ -151,13 +151,25 @@ def _plots(model: TrainedModel, y_true: np.ndarray, y_pred: np.ndarray, evaluati
 
         fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(9, 4))
         fpr, tpr, _ = roc_curve(y_true, y_pred)
-        roc_ax.plot(fpr, tpr)
-        roc_ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+        roc_ax.plot(fpr, tpr, label="model")
+        roc_ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUC 0.5)")
+        roc_ax.set_xlabel("false positive rate")
+        roc_ax.set_ylabel("true positive rate")
+        roc_ax.set_xlim(0, 1)
+        roc_ax.set_ylim(0, 1.02)
+        roc_ax.legend(loc="lower right")
         roc_ax.set_title(f"ROC (AUC {evaluation['overall']['roc_auc']:.3f})")
         precision, recall, _ = precision_recall_curve(y_true, y_pred)
-        pr_ax.plot(recall, precision)
+        positive_rate = float(np.mean(y_true))
+        pr_ax.plot(recall, precision, label="model")
+        pr_ax.axhline(positive_rate, linestyle="--", color="grey", label=f"chance (positive rate {positive_rate:.3f})")
+        pr_ax.set_xlabel("recall")
+        pr_ax.set_ylabel("precision")
+        pr_ax.set_xlim(0, 1)
+        pr_ax.set_ylim(0, 1.02)
+        pr_ax.legend(loc="upper right")
         pr_ax.set_title(f"Precision-recall (AP {evaluation['overall']['pr_auc']:.3f})")
-        fig.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.1, wspace=0.25)
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.13, wspace=0.25)
         fig.savefig(folder / "roc_pr.png")
         plt.close(fig)
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -190,10 +202,56 @@ def model_card(model: TrainedModel, evaluation: dict, baseline: dict, tags: dict
         f"# Model card: {active_spec().title}\n\nTask: **{model.task_type}**, trained on `{model.device}` with XGBoost "
         f"(best iteration {model.best_iteration}).\n\n"
         f"- Feature service: `{tags.get('feature_service')}`\n- Training window: {tags.get('training_window')}\n"
-        f"- Training set snapshot: `{tags.get('snapshot_sha256')}`\n- Airflow: `{tags.get('dag_id')}` run "
-        f"`{tags.get('run_id')}`\n- Code: `{tags.get('git_commit')}`\n\n"
+        f"- Training set snapshot: `{tags.get('snapshot_sha256')}`\n- Airflow: {_airflow_link(tags)}\n"
+        f"- Code: `{tags.get('git_commit')}`\n\n"
         f"## Test metrics\n\n| metric | model | baseline |\n| --- | --- | --- |\n{overall}\n"
     )
+
+
+def _airflow_link(tags: dict[str, str]) -> str:
+    """The Airflow run that trained a version, as a Markdown link when its URL is known."""
+    text = f"`{tags.get('dag_id')}` run `{tags.get('run_id')}`"
+    return f"[{text}]({tags['airflow_run_url']})" if tags.get("airflow_run_url") else text
+
+
+def airflow_run_url(base_url: str, dag_id: str, run_id: str) -> str:
+    """The Airflow UI's page of a DAG run."""
+    from urllib.parse import quote
+
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def registered_model_description(title: str, description: str, task_type: str) -> str:
+    """The registered model's description: what the use case is and how its versions are made and chosen."""
+    return (
+        f"# {title}\n\n{description.strip()}\n\n"
+        f"Task: **{task_type}**. Every version is trained by driftloop's `train` DAG (weekly, on drift, or by hand), "
+        "registered as `challenger` and moved to `champion` only by the gate (or `force_promote`); each version's "
+        "description carries its model card and the gate's decision, its tags link to its Airflow run, its drift "
+        "reports and the monitoring dashboard."
+    )
+
+
+GATE_SECTION = "\n\n## Gate decision\n"
+
+
+def gate_section(decision: PromotionDecision) -> str:
+    """The gate's decision as a Markdown section of the version description, with a warning when the version was
+    promoted by ``force_promote`` without passing the gate (naming a baseline it did not beat)."""
+    verdict = "**promoted** to champion" if decision.promote else "**not promoted**"
+    warning = promotion_warning(decision)
+    head = GATE_SECTION + (f"> **Warning:** {warning}\n\n" if warning else "") + f"Decision: {verdict}.\n\n"
+    return head + "\n".join(f"- {reason}" for reason in decision.reasons) + "\n"
+
+
+def promotion_warning(decision: PromotionDecision) -> str:
+    """Why a promoted version deserves a warning (forced past a failed gate; worse than the baseline), or ''."""
+    if not decision.promote or not any(r.startswith("promoted anyway") for r in decision.reasons):
+        return ""
+    worse = [r for r in decision.reasons if r.startswith("does not beat the baseline")]
+    if worse:
+        return f"forced to champion although it is worse than the baseline ({worse[0].split(': ', 1)[-1]})"
+    return "forced to champion although it did not pass the gate"
 
 
 def column_schema(frame: pd.DataFrame) -> Schema:
@@ -397,6 +455,9 @@ def log_and_register(
         except MlflowException as error:
             if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
                 raise
+        spec = active_spec()
+        description = registered_model_description(spec.title, spec.description, model.task_type)
+        mlflow_client.update_registered_model(model_name, description=description)
         version = mlflow_client.create_model_version(
             model_name, model_uri, run_id=run_id, tags=tags, description=card, model_id=model_id
         )
@@ -498,9 +559,16 @@ def _record_decision(
 
 
 def _readable_decision(mlflow_client: MlflowClient, model_name: str, version: str, decision: PromotionDecision):
+    """The decision where the MLflow UI shows it: tags ``promotion_decision``, ``promotion_reasons`` (and
+    ``promotion_warning`` for a forced version past a failed gate), and a section of the version's description."""
     verdict = "promoted" if decision.promote else "rejected"
     mlflow_client.set_model_version_tag(model_name, version, "promotion_decision", verdict)
     mlflow_client.set_model_version_tag(model_name, version, "promotion_reasons", " | ".join(decision.reasons))
+    warning = promotion_warning(decision)
+    if warning:
+        mlflow_client.set_model_version_tag(model_name, version, "promotion_warning", warning)
+    card = (mlflow_client.get_model_version(model_name, version).description or "").split(GATE_SECTION)[0]
+    mlflow_client.update_model_version(model_name, version, description=card + gate_section(decision))
 
 
 def _now() -> str:

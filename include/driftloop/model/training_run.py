@@ -310,6 +310,10 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
         "training_window": f"{summary['start']}..{summary['end']}",
         "dropped_unmatched_labels": str(summary.get("dropped_unmatched_labels", 0)),
     }
+    if tags.get("dag_id") and tags.get("run_id"):
+        tags["airflow_run_url"] = model_registry.airflow_run_url(
+            settings.links.airflow_ui_url, tags["dag_id"], tags["run_id"]
+        )
     logged = model_registry.log_and_register(
         settings.mlflow_tracking_uri,
         settings.mlflow_artifact_root,

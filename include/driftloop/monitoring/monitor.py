@@ -26,9 +26,11 @@ quality of every drift record, offline vs online quality per version with their 
 age (``metrics.production``); and the shadow of a challenger in canary (``metrics.canary``, see
 ``driftloop.quality.canary``), which promotes it once its shadow days passed.
 
-The HTML reports and JSON snapshots go to the reports store (a folder or S3), the numbers to an MLflow run against
-the version, and the verdict to a drift record (``driftloop.monitoring.drift_records``), written idempotently per day
-and version.
+The HTML reports (opening with a header: day, model version, reference, current days, verdict) and JSON snapshots
+go to the reports store (a folder or S3), the numbers and the HTML reports to an MLflow run against the version (its
+artifacts ``drift/report.html``, ``quality/report.html``), the snapshots to the monitoring dashboard's Evidently
+workspace (``driftloop.monitoring.dashboard``), and the verdict to a drift record
+(``driftloop.monitoring.drift_records``), all written idempotently per day and version.
 """
 
 from __future__ import annotations
@@ -36,18 +38,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
 from driftloop.dates import as_of_timestamp
 from driftloop.model import model_registry
 from driftloop.model.training import categorical_columns, target_column
-from driftloop.monitoring import drift_records, drift_thresholds
+from driftloop.monitoring import dashboard, drift_records, drift_thresholds
 from driftloop.monitoring.drift_thresholds import Thresholds
 from driftloop.quality.canary import shadow_check
 from driftloop.quality.dependencies import library_changes, library_versions, schema_notices
@@ -212,10 +216,12 @@ def drift_report(
     columns: list[str],
     settings: Settings,
     thresholds: Thresholds | None = None,
+    run_labels: dict | None = None,
 ) -> tuple[object, DriftResult]:
     """Evidently data drift of ``columns`` and prediction drift (column ``prediction`` on both sides), judged by
     ``thresholds`` (default: calibrated for ``current``'s size, uncached); returns the snapshot (for HTML/JSON) and
-    the parsed result.
+    the parsed result. ``run_labels`` (``driftloop.monitoring.dashboard.run_labels``) stamp the snapshot with its day,
+    version and kind for the dashboard.
 
     The report holds the metrics Evidently's ``DataDriftPreset`` generates, with the same methods and each column's
     own threshold: the count and share of drifted columns and one ``ValueDrift`` per column, each shown with its own
@@ -251,6 +257,7 @@ def drift_report(
     snapshot = report.run(
         Dataset.from_pandas(current[[*columns, "prediction"]], data_definition=definition),
         Dataset.from_pandas(reference[[*columns, "prediction"]], data_definition=definition),
+        **(run_labels or {}),
     )
     scores: dict[str, float] = {}
     for metric in snapshot.dict()["metrics"]:
@@ -272,8 +279,11 @@ def day_verdict(drift: DriftResult, quality: dict) -> tuple[str, list[str]]:
     return ("no_drift", []) if drift.enough_rows else ("insufficient_data", insufficient)
 
 
-def quality_report(labelled: pd.DataFrame, task_type: str) -> tuple[object, dict[str, float]]:
-    """Evidently's classification or regression preset on predictions joined with their matured labels."""
+def quality_report(
+    labelled: pd.DataFrame, task_type: str, run_labels: dict | None = None
+) -> tuple[object, dict[str, float]]:
+    """Evidently's classification or regression preset on predictions joined with their matured labels (the
+    snapshot stamped with ``run_labels``, see :func:`drift_report`)."""
     from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
     from evidently.presets import ClassificationPreset, RegressionPreset
 
@@ -295,7 +305,9 @@ def quality_report(labelled: pd.DataFrame, task_type: str) -> tuple[object, dict
     with warnings.catch_warnings():
         # Precision at the default 0.5 cut is undefined when no entity scores that high; ROC AUC is what counts.
         warnings.simplefilter("ignore")
-        snapshot = Report([preset]).run(Dataset.from_pandas(frame, data_definition=definition), None)
+        snapshot = Report([preset]).run(
+            Dataset.from_pandas(frame, data_definition=definition), None, **(run_labels or {})
+        )
     values: dict[str, float] = {}
     for metric in snapshot.dict()["metrics"]:
         name, value = metric["config"].get("type", "").rsplit(":", 1)[-1], metric["value"]
@@ -368,6 +380,14 @@ def reference_frame(version, settings: Settings) -> pd.DataFrame:
     return complete.reset_index(drop=True)
 
 
+def _date_span(frame: pd.DataFrame) -> str:
+    """``first..last`` day of a snapshot's feature rows, or ``-`` when it has no timestamps."""
+    if ENTITY_TIMESTAMP not in frame.columns or frame.empty:
+        return "-"
+    stamps = pd.to_datetime(frame[ENTITY_TIMESTAMP], utc=True)
+    return f"{stamps.min().date()}..{stamps.max().date()}"
+
+
 def window_days(day: date, settings: Settings) -> list[date]:
     """The days a verdict about ``day`` pools: ``day`` and the ``DRIFTLOOP_DRIFT_WINDOW_DAYS - 1`` before it."""
     return [day - timedelta(days=i) for i in reversed(range(settings.monitoring.window_days))]
@@ -400,7 +420,7 @@ def scored_day(day: date, settings: Settings) -> pd.DataFrame:
     return pd.concat([*same_version, current], ignore_index=True)
 
 
-def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None:
+def matured_quality(day: date, settings: Settings, run_labels: dict | None = None) -> tuple[object, dict] | None:
     """Quality of the predictions made ``label_horizon_days`` before ``day``, whose labels have arrived by now;
     None when that day was not scored or has too few labels (``DRIFTLOOP_QUALITY_MIN_ROWS`` rows and, for
     classification, :data:`MIN_CLASS_ROWS` of each class)."""
@@ -429,7 +449,7 @@ def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None
         MIN_CLASS_ROWS
     ):
         return None
-    snapshot, values = quality_report(labelled, settings.task_type)
+    snapshot, values = quality_report(labelled, settings.task_type, run_labels)
     metric, evidently_name = QUALITY_METRICS[settings.task_type]
     registry = model_registry.client(settings.mlflow_tracking_uri)
     run = registry.get_run(registry.get_model_version(settings.model.name, version).run_id)
@@ -448,28 +468,61 @@ def matured_quality(day: date, settings: Settings) -> tuple[object, dict] | None
     }
 
 
-def save_report(snapshot, uri: str, name: str) -> str:
-    """Write ``name``.html and ``name``.json of an Evidently snapshot under ``uri`` (a folder or s3://bucket/prefix);
-    returns the HTML report's location. A folder's files are written in place, each replaced atomically."""
+def report_header(title: str, facts: dict[str, str]) -> str:
+    """The header a report opens with: its title and the facts that say what it judged (day, model version,
+    reference, verdict), as HTML."""
+    from html import escape
+
+    rows = "".join(
+        f"<tr><th style='text-align:left;padding:2px 12px 2px 0'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+        for k, v in facts.items()
+    )
+    return (
+        "<header id='driftloop-header' style='font-family:sans-serif;padding:16px 24px;border-bottom:1px solid #ccc'>"
+        f"<h1 style='margin:0 0 8px 0;font-size:22px'>{escape(title)}</h1><table>{rows}</table></header>"
+    )
+
+
+def render_report(snapshot, folder: Path, header: str = "") -> tuple[Path, Path]:
+    """Write ``report.html`` (opening with ``header``) and ``report.json`` of an Evidently snapshot into ``folder``."""
+    html, snapshot_json = folder / "report.html", folder / "report.json"
+    snapshot.save_html(str(html))
+    snapshot.save_json(str(snapshot_json))
+    if header:
+        text = html.read_text()
+        at = text.find(">", text.find("<body")) + 1 if "<body" in text else 0
+        html.write_text(text[:at] + header + text[at:])
+    return html, snapshot_json
+
+
+def save_report(snapshot, uri: str, name: str, header: str = "") -> str:
+    """Write ``name``.html (opening with ``header``) and ``name``.json of an Evidently snapshot under ``uri`` (a
+    folder or s3://bucket/prefix); returns the HTML report's location. A folder's files are replaced atomically."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return store_report(render_report(snapshot, Path(scratch), header), uri, name)
+
+
+def store_report(rendered: tuple[Path, Path], uri: str, name: str) -> str:
+    """Copy a rendered report (:func:`render_report`) to ``uri``/``name``.html and .json; returns the HTML's
+    location."""
     if uri.startswith("s3://"):
         import boto3
 
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         s3 = boto3.client("s3")
-        with tempfile.TemporaryDirectory() as scratch:
-            for suffix, save in ((".html", snapshot.save_html), (".json", snapshot.save_json)):
-                path = Path(scratch) / f"report{suffix}"
-                save(str(path))
-                s3.upload_file(str(path), bucket, "/".join(p for p in (prefix, f"{name}{suffix}") if p))
+        for path in rendered:
+            s3.upload_file(str(path), bucket, "/".join(p for p in (prefix, f"{name}{path.suffix}") if p))
         return f"s3://{bucket}/{'/'.join(p for p in (prefix, name) if p)}.html"
     target = Path(uri) / name
-    for suffix, save in ((".html", snapshot.save_html), (".json", snapshot.save_json)):
-        with lake.replace_file(target.with_suffix(suffix)) as scratch:
-            save(str(scratch))
+    for path in rendered:
+        with lake.replace_file(target.with_suffix(path.suffix)) as scratch:
+            shutil.copyfile(path, scratch)
     return str(target.with_suffix(".html"))
 
 
-def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
+def _log_to_mlflow(result: MonitorResult, settings: Settings, reports: dict[str, Path], dashboard_url: str) -> None:
+    """Log the day's metrics and its reports (``reports``: artifact folder -> local HTML) to the day's monitoring run
+    (one per day and version), and link the version to its reports, its monitoring runs and the dashboard."""
     import mlflow
 
     registry = model_registry.client(settings.mlflow_tracking_uri)
@@ -521,14 +574,23 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
         experiment_id=experiment_id,
         run_name=f"monitor {result.day} v{result.model_version}",
         tags=tags,
-    ):
+    ) as run:
         mlflow.log_metrics(metrics)
-    registry.set_model_version_tag(
-        settings.model.name,
-        result.model_version,
-        "last_monitored",
-        f"{result.day}: {result.verdict}, drift share {result.drift.drift_share:.2f}, report {result.report_uri}",
-    )
+        for folder, html in reports.items():
+            mlflow.log_artifact(str(html), artifact_path=folder)
+    ui = settings.links.mlflow_ui_url
+    run_url = f"{ui}/#/experiments/{experiment_id}/runs/{run.info.run_id}/artifacts"
+    version_filter = quote(f"tags.model_version = '{result.model_version}'")
+    links = {
+        "last_monitored": f"{result.day}: {result.verdict}, drift share {result.drift.drift_share:.2f}, "
+        f"report {result.report_uri}",
+        "last_drift_report": run_url,
+        "drift_reports": f"{ui}/#/experiments/{experiment_id}?searchFilter={version_filter}",
+    }
+    if dashboard_url:
+        links["monitoring_dashboard"] = dashboard_url
+    for key, value in links.items():
+        registry.set_model_version_tag(settings.model.name, result.model_version, key, value)
 
 
 def _production(day: date, version: str, quality: dict, settings: Settings) -> dict:
@@ -554,6 +616,7 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     version_number = str(current["model_version"].iloc[-1])
     version = model_registry.client(settings.mlflow_tracking_uri).get_model_version(settings.model.name, version_number)
     reference = reference_frame(version, settings)
+    reference_window = _date_span(reference)
     columns = feature_columns(reference, current, settings)
     reference = sample(reference, config.sample_rows, settings.model.seed)
     current = sample(current, config.sample_rows, settings.model.seed)
@@ -569,14 +632,12 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     cache_key = {"snapshot_sha256": digest, "model_version": version_number, "complete_from": str(first_complete)}
     cache = (settings.data_root / "drift_thresholds" / f"{digest}.json", cache_key)
     thresholds = day_thresholds(reference, len(current), columns, settings, cache)
-    snapshot, drift = drift_report(reference, current, columns, settings, thresholds)
+    snapshot, drift = drift_report(
+        reference, current, columns, settings, thresholds, dashboard.run_labels(day, version_number, "drift")
+    )
     name = f"dt={day.isoformat()}/{settings.model.name}_v{version_number}"
-    report_uri = save_report(snapshot, f"{config.reports_uri}/drift", name)
-    quality = matured_quality(day, settings)
-    quality_info: dict = {}
-    if quality is not None:
-        quality_snapshot, quality_info = quality
-        quality_info["report_uri"] = save_report(quality_snapshot, f"{config.reports_uri}/quality", name)
+    quality = matured_quality(day, settings, dashboard.run_labels(day, version_number, "quality"))
+    quality_snapshot, quality_info = quality if quality is not None else (None, {})
     verdict, reasons = day_verdict(drift, quality_info)
     registry = model_registry.client(settings.mlflow_tracking_uri)
     age = staleness(version.tags.get("training_window"), day, settings.quality.max_model_age_days)
@@ -593,6 +654,41 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     ]
     production = _production(day, version_number, quality_info, settings)
     canary = shadow_check(day, settings)
+    facts = {
+        "Day": day.isoformat(),
+        "Model": f"{settings.model.name} version {version_number}",
+        "Reference": f"training snapshot of version {version_number}, {reference_window} "
+        f"({drift.reference_rows} rows sampled)",
+        "Current": f"scored days {window_days(day, settings)[0]}..{day} ({drift.current_rows} rows)",
+        "Verdict": verdict + (f": {'; '.join(reasons)}" if reasons else ""),
+    }
+    scratch = Path(tempfile.mkdtemp(prefix="driftloop-monitor-"))
+    try:
+        (scratch / "drift").mkdir()
+        rendered = render_report(snapshot, scratch / "drift", report_header("Drift report", facts))
+        report_uri = store_report(rendered, f"{config.reports_uri}/drift", name)
+        reports = {"drift": rendered[0]}
+        if quality_snapshot is not None:
+            (scratch / "quality").mkdir()
+            matured = f"predictions of {quality_info['interval']}, {quality_info['rows']} labels"
+            quality_facts = {**facts, "Matured labels": matured}
+            quality_rendered = render_report(
+                quality_snapshot, scratch / "quality", report_header("Quality on matured labels", quality_facts)
+            )
+            quality_info["report_uri"] = store_report(quality_rendered, f"{config.reports_uri}/quality", name)
+            reports["quality"] = quality_rendered[0]
+        dashboard_url = ""
+        if settings.links.dashboard_enabled:
+            _, evidently_name = QUALITY_METRICS[settings.task_type]
+            folder = settings.links.dashboard_workspace
+            description = f"{active_spec(settings).title}: drift and quality per day and model version (driftloop)"
+            dashboard.add_day(folder, settings.model.name, snapshot, "drift", evidently_name, description)
+            if quality_snapshot is not None:
+                dashboard.add_day(folder, settings.model.name, quality_snapshot, "quality", evidently_name)
+            dashboard_url = dashboard.project_url(settings.links.dashboard_url, folder, settings.model.name)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     record = drift_records.upsert_record(
         config.drift_db_url,
         model_name=settings.model.name,
@@ -651,6 +747,9 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         notices=notices,
         production=production,
     )
-    _log_to_mlflow(result, settings)
+    try:
+        _log_to_mlflow(result, settings, reports, dashboard_url)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     log.info("%s", result.summary())
     return result

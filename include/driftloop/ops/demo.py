@@ -21,6 +21,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
+from driftloop.monitoring.dashboard import project_url
 from driftloop.ops.airflow_api import AirflowClient
 from driftloop.settings import Settings, get_settings
 from driftloop.storage import lake
@@ -212,13 +213,14 @@ def main() -> int:
         "airflow_ui": base_url,
         "mlflow_ui": mlflow_ui,
         "drift_reports": f"{settings.monitoring.reports_uri}/drift",
+        "dashboard": project_url(settings.links.dashboard_url, settings.links.dashboard_workspace, settings.model.name),
     }
     print_loop_table(result)
     out = settings.data_root / "demo" / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nAirflow UI: {base_url} (user {client.username}, password {client.password}); MLflow UI: {mlflow_ui}")
-    print(f"Drift reports: {result['drift_reports']}")
+    print(f"Drift reports: {result['drift_reports']}; monitoring dashboard (Evidently UI): {result['dashboard']}")
     print(f"Summary: {out}. Stop everything with `make down`.")
     data_ok = len(result["quarantined_batches"]) == (1 if corrupt_day else 0) and all(
         r["feature_rows"] for r in summary if not r["quarantined"]
