@@ -24,8 +24,13 @@ VALIDATED_BATCHES = Asset(name="validated_batches", uri=_uri(_settings.validated
 """Accepted, typed daily batches. Each event's ``extra`` names the ``day`` it accepted."""
 
 ENTITY_FEATURES = Asset(name="entity_features", uri=_uri(_settings.offline_store_dir))
-"""Daily per-entity features of the use case in the Feast offline source, materialized online. ``extra`` lists the
-``days``."""
+"""Daily per-entity features of the use case in the Feast offline source, registered with Feast: what scoring and
+monitoring read (point-in-time), so they wait for it and not for the online store. ``extra`` lists the ``days``."""
+
+ONLINE_FEATURES = Asset(name="online_features", uri=f"x-feast-online:{_settings.feast_online_store}")
+"""The newest features per entity in Feast's online store (serving lookups), loaded beside scoring; no DAG of the
+loop waits for it. ``extra`` lists the ``days`` materialized. The ``x-`` scheme: not a storage URI (see
+``CHAMPION_MODEL``)."""
 
 CHAMPION_MODEL = Asset(name="champion_model", uri=f"x-mlflow-models:/{_settings.model.name}@champion")
 """The registered model version holding the ``champion`` alias (MLflow's ``models:/<name>@champion``); updated when the
