@@ -92,6 +92,14 @@ def _champion_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drift_report(args: argparse.Namespace) -> int:
+    from driftloop.dates import parse_day
+    from driftloop.monitoring.monitor import render_drift_report
+
+    print(render_drift_report(parse_day(args.day)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per stage; ``simulate`` takes the active use case's source params."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
@@ -132,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--model", help="registered model name (default: DRIFTLOOP_MODEL_NAME)")
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(handler=_champion_history)
+    report = commands.add_parser(
+        "drift-report", help="render the Evidently drift report of a monitored day (drift days get one already)"
+    )
+    report.add_argument("--day", required=True, help="the monitored day, YYYY-MM-DD")
+    report.set_defaults(handler=_drift_report)
     return parser
 
 

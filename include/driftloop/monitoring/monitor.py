@@ -19,14 +19,20 @@ For a day that ``score`` wrote, against the model version that scored it:
 - **model quality**, once labels matured: the predictions made ``label_horizon_days`` earlier joined with the
   labels that arrived since, compared with the version's own test metric (``DRIFTLOOP_QUALITY_DROP_TOLERANCE``).
 
-The HTML reports and JSON snapshots go to the reports store (a folder or S3), the numbers to an MLflow run against
-the version, and the verdict to a drift record (``driftloop.monitoring.drift_records``), written idempotently per day
-and version.
+The verdict is computed from the distances alone (``drift_thresholds.distances``, equal to Evidently's
+``ValueDrift`` numbers for the default methods; other methods go through Evidently), without building a report. The
+Evidently HTML report and JSON snapshot, whose plotly figures cost more than the statistics, are rendered for a day
+that drifted, for every day with ``DRIFTLOOP_DRIFT_REPORTS=always``, and on demand (``render_drift_report``,
+``driftloop drift-report --day``); any other day gets a summary page and the JSON of its result. Reports go to the
+reports store (a folder or S3), the numbers to an MLflow run against the version, and the verdict to a drift record
+(``driftloop.monitoring.drift_records``), written idempotently per day and version.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
+import json
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -238,6 +244,26 @@ def drift_report(
     return snapshot, judge_drift(scores, prediction, thresholds, len(reference), len(current), config)
 
 
+def drift_scores(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str],
+    settings: Settings,
+    thresholds: Thresholds | None = None,
+) -> DriftResult:
+    """The same judgement as :func:`drift_report` without building a report: the distances of the calibrated
+    methods (normed Wasserstein, Jensen-Shannon) are computed as Evidently computes them; any other configured method
+    goes through Evidently's report."""
+    config = settings.monitoring
+    categories = categorical_columns()
+    if not all(drift_thresholds.calibrated(c, categories, config.num_method, config.cat_method) for c in columns):
+        return drift_report(reference, current, columns, settings, thresholds)[1]
+    thresholds = thresholds or day_thresholds(reference, len(current), columns, settings)
+    scores = drift_thresholds.distances(reference, current, [*columns, "prediction"], categories)
+    prediction = scores.pop("prediction")
+    return judge_drift(scores, prediction, thresholds, len(reference), len(current), config)
+
+
 def day_verdict(drift: DriftResult, quality: dict) -> tuple[str, list[str]]:
     """A day's verdict and its reasons: ``drift`` (see :func:`judge_drift`), else ``quality_drop`` when matured
     quality dropped, else ``no_drift``, or ``insufficient_data`` when the day had too few rows to be judged."""
@@ -447,6 +473,61 @@ def save_report(snapshot, uri: str, name: str) -> str:
     return str(target.with_suffix(".html"))
 
 
+def drift_result_json(drift: DriftResult) -> dict:
+    """A day's drift result as the JSON a summary report stores."""
+    return {
+        "columns": drift.columns,
+        "drifted_columns": drift.drifted_columns,
+        "severe_columns": drift.severe_columns,
+        "drift_share": drift.drift_share,
+        "dataset_drift": drift.dataset_drift,
+        "prediction_drift": drift.prediction_drift,
+        "prediction_drifted": drift.prediction_drifted,
+        "reference_rows": drift.reference_rows,
+        "current_rows": drift.current_rows,
+        "enough_rows": drift.enough_rows,
+        "drifted": drift.drifted,
+        "reasons": drift.reasons,
+        "thresholds": drift.thresholds.to_json(),
+    }
+
+
+def save_summary_report(drift: DriftResult, uri: str, name: str, title: str) -> str:
+    """Write ``name``.html (a table of each column's distance against its threshold, and how to render the full
+    Evidently report) and ``name``.json (the result) under ``uri``, like :func:`save_report`; returns the HTML's
+    location."""
+    rows = "".join(
+        f"<tr><td>{html.escape(c)}</td><td>{v:.4f}</td><td>{drift.thresholds.columns[c]:.4f}</td>"
+        f"<td>{'yes' if c in drift.drifted_columns else 'no'}</td></tr>"
+        for c, v in drift.columns.items()
+    )
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{'drift' if drift.drifted else 'no drift'}: drift share "
+        f"{drift.drift_share:.2f}, prediction drift {drift.prediction_drift:.4f} (threshold "
+        f"{drift.thresholds.prediction:.4f}), {drift.current_rows} current and {drift.reference_rows} reference rows"
+        f"{'; ' + html.escape('; '.join(drift.reasons)) if drift.reasons else ''}.</p>"
+        "<table><tr><th>column</th><th>distance</th><th>threshold</th><th>drifted</th></tr>"
+        f"{rows}</table><p>The Evidently report with its distribution plots: <code>driftloop drift-report --day "
+        "YYYY-MM-DD</code> (or <code>DRIFTLOOP_DRIFT_REPORTS=always</code>).</p></body></html>"
+    )
+    files = {".html": page, ".json": json.dumps(drift_result_json(drift), indent=1, default=str)}
+    if uri.startswith("s3://"):
+        import boto3
+
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        s3 = boto3.client("s3")
+        for suffix, text in files.items():
+            key = "/".join(p for p in (prefix, f"{name}{suffix}") if p)
+            s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+        return f"s3://{bucket}/{'/'.join(p for p in (prefix, name) if p)}.html"
+    target = Path(uri) / name
+    for suffix, text in files.items():
+        with lake.replace_file(target.with_suffix(suffix)) as scratch:
+            Path(scratch).write_text(text)
+    return str(target.with_suffix(".html"))
+
+
 def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
     import mlflow
 
@@ -502,10 +583,21 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings) -> None:
     )
 
 
-def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
-    """Monitor one scored day: drift and prediction drift against the version's training snapshot, quality of the
-    predictions whose labels matured; save the reports, log to MLflow and upsert the drift record."""
-    settings = settings or get_settings()
+@dataclass(frozen=True)
+class DayInputs:
+    """What a day's drift is judged on: the scoring version, the sampled reference (with the version's scores) and
+    current rows, the compared columns and the thresholds for the day's size."""
+
+    version_number: str
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    columns: list[str]
+    thresholds: Thresholds
+    first_complete: date | None
+
+
+def day_inputs(day: date, settings: Settings) -> DayInputs:
+    """The sampled, scored inputs of ``day``'s drift check (the same rows on every call: sampling is seeded)."""
     config = settings.monitoring
     current = scored_day(day, settings)
     version_number = str(current["model_version"].iloc[-1])
@@ -526,9 +618,40 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     cache_key = {"snapshot_sha256": digest, "model_version": version_number, "complete_from": str(first_complete)}
     cache = (settings.data_root / "drift_thresholds" / f"{digest}.json", cache_key)
     thresholds = day_thresholds(reference, len(current), columns, settings, cache)
-    snapshot, drift = drift_report(reference, current, columns, settings, thresholds)
-    name = f"dt={day.isoformat()}/{settings.model.name}_v{version_number}"
-    report_uri = save_report(snapshot, f"{config.reports_uri}/drift", name)
+    return DayInputs(version_number, reference, current, columns, thresholds, first_complete)
+
+
+def _report_name(day: date, version_number: str, settings: Settings) -> str:
+    return f"dt={day.isoformat()}/{settings.model.name}_v{version_number}"
+
+
+def render_drift_report(day: date, settings: Settings | None = None) -> str:
+    """Render the Evidently drift report (HTML and JSON snapshot) of a monitored day on demand, on the same sampled
+    rows and thresholds its verdict was made with, in place of its summary; returns the HTML's location."""
+    settings = settings or get_settings()
+    inputs = day_inputs(day, settings)
+    snapshot, _ = drift_report(inputs.reference, inputs.current, inputs.columns, settings, inputs.thresholds)
+    name = _report_name(day, inputs.version_number, settings)
+    return save_report(snapshot, f"{settings.monitoring.reports_uri}/drift", name)
+
+
+def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
+    """Monitor one scored day: drift and prediction drift against the version's training snapshot, quality of the
+    predictions whose labels matured; save the reports (Evidently's for a drift day or with
+    ``DRIFTLOOP_DRIFT_REPORTS=always``, a summary otherwise), log to MLflow and upsert the drift record."""
+    settings = settings or get_settings()
+    config = settings.monitoring
+    inputs = day_inputs(day, settings)
+    version_number, reference, current = inputs.version_number, inputs.reference, inputs.current
+    columns, thresholds, first_complete = inputs.columns, inputs.thresholds, inputs.first_complete
+    drift = drift_scores(reference, current, columns, settings, thresholds)
+    name = _report_name(day, version_number, settings)
+    if drift.drifted or config.reports == "always":
+        snapshot, drift = drift_report(reference, current, columns, settings, thresholds)
+        report_uri = save_report(snapshot, f"{config.reports_uri}/drift", name)
+    else:
+        title = f"{settings.model.name} v{version_number} drift on {day.isoformat()}"
+        report_uri = save_summary_report(drift, f"{config.reports_uri}/drift", name, title)
     quality = matured_quality(day, settings)
     quality_info: dict = {}
     if quality is not None:
