@@ -21,6 +21,7 @@ TARGETS = {
     "dag_parse": 1.2,
     "training_set": 2.0,
     "materialization": None,
+    "materialization_redis": None,
     "training": 1.2,
     "registration": 1.5,
     "scoring": 1.5,
@@ -30,7 +31,8 @@ TARGETS = {
     "training_cycle": 1.5,
     "training_at_scale": 1.2,
 }
-"""The largest acceptable ratio per stage; materialization is judged on throughput and peak memory instead."""
+"""The largest acceptable ratio per stage; materialization (SQLite and Redis) is judged on throughput and peak memory
+instead."""
 MATERIALIZE_MIN_ROWS_PER_S = 50_000
 MATERIALIZE_MAX_PEAK_MB = 2048
 
@@ -177,6 +179,90 @@ def materialization(data: Dataset, repeat: int) -> StageResult:
             "floor_entities_per_s": round(entities / floor.median_s),
         },
     )
+
+
+REDIS_PROJECT = "bench_redis"
+"""The Feast project the Redis stage writes (its keys end with it, and are deleted afterwards)."""
+
+
+def _redis_bulk_write(client, frame: pd.DataFrame, columns: list[str], prefix: bytes) -> int:
+    """The Redis floor: one HSET per entity (every feature's value as bytes and the timestamp) in one pipeline, no
+    read before the write."""
+    keys = frame["customer_id"].astype("int64").to_numpy()
+    stamps = frame["event_timestamp"].astype(str).to_numpy()
+    values = {c: frame[c].astype(str).to_numpy() for c in columns}
+    with client.pipeline(transaction=False) as pipe:
+        for i, key in enumerate(keys):
+            pipe.hset(prefix + key.tobytes(), mapping={"_ts": stamps[i], **{c: values[c][i] for c in columns}})
+        pipe.execute()
+    return len(keys)
+
+
+def _delete_keys(client, pattern: bytes) -> None:
+    batch = []
+    for key in client.scan_iter(match=pattern, count=10_000):
+        batch.append(key)
+        if len(batch) >= 10_000:
+            client.delete(*batch)
+            batch = []
+    if batch:
+        client.delete(*batch)
+
+
+def materialization_redis(data: Dataset, repeat: int) -> list[StageResult]:
+    """Entities per second into Redis (the production online store, ``BENCH_REDIS_URL``, default
+    ``redis://127.0.0.1:6379/11``; empty: left out) through Feast's materialization, as ``materialize`` runs it ÷ a
+    plain pipelined HSET of the same rows; its keys are deleted afterwards."""
+    import redis
+
+    from driftloop.features.feature_store import apply_feature_repo, materialize_days
+    from driftloop.settings import load_settings
+
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    if not url:
+        return []
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as error:
+        print(f"materialization_redis left out: no Redis at {url} ({error})")
+        return []
+    overrides = {"DRIFTLOOP_FEAST_ONLINE_STORE": url, "DRIFTLOOP_FEAST_PROJECT": REDIS_PROJECT}
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    try:
+        settings = load_settings()
+        apply_feature_repo(settings)
+        day = data.days[-1]
+        ours = measure(lambda: materialize_days([day], settings), repeat)
+        offline = _offline(data)
+        first = day - timedelta(days=settings.materialize_overlap_days)
+        rows = offline[offline["event_timestamp"].dt.date >= first]
+        floor = measure(lambda: _redis_bulk_write(client, rows, _feature_columns(), b"bench-floor:"), repeat)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _delete_keys(client, b"bench-floor:*")
+        _delete_keys(client, f"*{REDIS_PROJECT}".encode())
+    entities = len(rows)
+    return [
+        StageResult(
+            "materialization_redis",
+            ours,
+            floor,
+            None,
+            rows=entities,
+            min_rows_per_s=MATERIALIZE_MIN_ROWS_PER_S,
+            max_peak_mb=MATERIALIZE_MAX_PEAK_MB,
+            notes={
+                "ours_entities_per_s": round(entities / ours.median_s),
+                "floor_entities_per_s": round(entities / floor.median_s),
+            },
+        )
+    ]
 
 
 # --- Training, registration, scoring --------------------------------------------------------------------------------
@@ -594,6 +680,8 @@ def training_at_scale(data: Dataset, repeat: int) -> list[StageResult]:
 
 STAGES = list(TARGETS)
 """Every stage, in dependency order."""
+SCALE_FREE = ("dag_parse", "drift_verdicts", "training_at_scale")
+"""Stages whose data does not come from the dataset (DAG files, the demo's world, synthetic label rows)."""
 _NEEDS = {
     "registration": "training",
     "scoring": "registration",
@@ -625,6 +713,7 @@ def run_all(data: Dataset, repeat: int, selected: list[str] | None = None) -> li
         "dag_parse": lambda r: dag_parse(data, r),
         "training_set": lambda r: training_set(data, r),
         "materialization": lambda r: materialization(data, r),
+        "materialization_redis": lambda r: materialization_redis(data, r),
         "training": lambda r: training(data, r, prepared),
         "registration": lambda r: registration(data, r, prepared),
         "scoring": lambda r: scoring(data, r, prepared),
