@@ -51,6 +51,9 @@ def configure(root: Path) -> None:
     """Point driftloop's settings at a benchmark data root (the environment is this process's)."""
     from driftloop.settings import get_settings
 
+    # Feast's helpers export the paths of the data root they last used; they would outlive a change of root.
+    for exported in ("DRIFTLOOP_FEAST_REGISTRY", "DRIFTLOOP_FEAST_ONLINE_PATH", "DRIFTLOOP_OFFLINE_STORE_DIR"):
+        os.environ.pop(exported, None)
     os.environ.update(
         {
             "DRIFTLOOP_DATA_ROOT": str(root),
