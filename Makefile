@@ -36,8 +36,9 @@ demo: venv
 down:
 	scripts/airflow-down.sh
 
-# Every stage against its floor at SCALE feature rows (default 1,000,000; SCALES=a,b,c for growth exponents):
-# prints the table and writes bench/results/<date>-<commit>.json.
+# Every stage against its floor at SCALE feature rows (default 1,600,000: 100k entities a day; SCALES=a,b,c for
+# growth exponents, SCALES=1600000,16000000 for 100k and 1M a day; BENCH_QUICK=1 for a small run): prints the table
+# and writes bench/results/<date>-<commit>.json. bench/gpu_training.sh is its GPU part, for a machine with a GPU.
 bench: venv
 	$(VENV)/bin/python -m bench
 

@@ -1,8 +1,12 @@
 """``python -m bench``: prepare the data at each scale, measure every stage, print the table, write the JSON.
 
-Scales come from ``SCALE`` (feature rows, default 1,000,000) or ``SCALES`` (comma-separated, for growth exponents);
+Scales come from ``SCALE`` (feature rows over the dataset's 16 days, default 1,600,000: 100k entities scored a day)
+or ``SCALES`` (comma-separated, for growth exponents; ``SCALES=1600000,16000000`` for 100k and 1M entities a day);
 repetitions from ``BENCH_REPEAT`` (default 3);
 stages from ``BENCH_STAGES`` (comma-separated, default all); data is kept under ``BENCH_DATA`` (default ``data/bench``).
+Training at scale uses ``BENCH_TRAIN_ROWS`` (default 1M and 10M label rows), ``BENCH_TRAIN_ROUNDS`` (default 100) and
+``BENCH_TRAIN_REPEAT`` (default 1). ``BENCH_QUICK=1`` sets small defaults for whatever of these is unset (100,000
+feature rows, one repetition, 20,000 training rows of 20 rounds): a run of every stage in a few minutes, for tests.
 """
 
 from __future__ import annotations
@@ -19,8 +23,17 @@ from bench import dataset, harness, stages
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+QUICK = {
+    "SCALE": "100000",
+    "BENCH_REPEAT": "1",
+    "BENCH_TRAIN_ROWS": "20000",
+    "BENCH_TRAIN_ROUNDS": "20",
+}
+"""The defaults of ``BENCH_QUICK=1``."""
+
+
 def _scales() -> list[int]:
-    raw = os.environ.get("SCALES") or os.environ.get("SCALE") or "1000000"
+    raw = os.environ.get("SCALES") or os.environ.get("SCALE") or "1600000"
     return sorted(int(float(s)) for s in raw.split(",") if s.strip())
 
 
@@ -46,8 +59,26 @@ def growth(per_scale: dict[int, list[harness.StageResult]]) -> dict:
     return out
 
 
+def training_growth(results: list[harness.StageResult]) -> dict:
+    """The exponent of the training step's seconds between the smallest and largest training-at-scale sizes."""
+    sized = sorted((r.rows, r) for r in results if r.stage.startswith("training_at_"))
+    if len(sized) < 2:
+        return {}
+    (small, first), (large, last) = sized[0], sized[-1]
+    return {
+        "rows": [rows for rows, _ in sized],
+        "ours_s": [round(r.ours.median_s, 3) for _, r in sized],
+        "ratios": [round(r.ratio, 3) for _, r in sized],
+        "exponent": round(math.log(last.ours.median_s / first.ours.median_s) / math.log(large / small), 3),
+    }
+
+
 def main() -> int:
     """Run the benchmarks; print the table(s) and write ``bench/results/<date>-<commit>.json``."""
+    if os.environ.get("BENCH_QUICK") == "1":
+        for key, value in QUICK.items():
+            if not (key == "SCALE" and os.environ.get("SCALES")):
+                os.environ.setdefault(key, value)
     scales = _scales()
     repeat = int(os.environ.get("BENCH_REPEAT") or 3)
     selected = [s.strip() for s in (os.environ.get("BENCH_STAGES") or "").split(",") if s.strip()] or None
@@ -56,7 +87,11 @@ def main() -> int:
     for scale in scales:
         print(f"preparing {scale:,} feature rows under {base} ...", flush=True)
         data = dataset.prepare(scale, base)
-        per_scale[scale] = stages.run_all(data, repeat, selected)
+        chosen = selected or stages.STAGES
+        if scale != scales[-1]:
+            # Stages that do not depend on the dataset's scale run once, at the largest scale.
+            chosen = [s for s in chosen if s not in stages.SCALE_FREE] or chosen
+        per_scale[scale] = stages.run_all(data, repeat, chosen)
         feature_rows[scale] = data.feature_rows()
         print(harness.table(per_scale[scale], scale, feature_rows[scale]), flush=True)
     primary = scales[-1]
@@ -78,6 +113,15 @@ def main() -> int:
         "stages": {r.stage: r.to_json() for r in per_scale[primary]},
         "by_scale": {str(s): {r.stage: r.to_json() for r in results} for s, results in per_scale.items()},
         "growth": growth(per_scale),
+        "training_growth": training_growth(per_scale[primary]),
+        "gpu": next(
+            (
+                r.notes.get("gpu") or f"CPU/GPU {r.notes['cpu_over_gpu']}"
+                for r in per_scale[primary]
+                if r.stage.startswith("training_at_")
+            ),
+            None,
+        ),
     }
     # A run of chosen stages never overwrites the full run of the same commit.
     subset = f"-{'+'.join(selected)}" if selected else ""
@@ -87,6 +131,9 @@ def main() -> int:
         print(f"\ngrowth of ours_s from {scales[0]:,} to {scales[-1]:,} rows:")
         for stage, entry in payload["growth"].items():
             print(f"  {stage:<22} exponent {entry.get('exponent', '-')}, ratios {entry['ratios']}")
+    if payload["training_growth"]:
+        entry = payload["training_growth"]
+        print(f"training step from {entry['rows'][0]:,} to {entry['rows'][-1]:,} rows: exponent {entry['exponent']}")
     print(f"\nresults: {out}")
     return 0
 

@@ -1,10 +1,12 @@
 """A benchmark dataset at a given scale, made with driftloop's own simulator and data path.
 
 ``scale`` is the number of feature rows (one per active customer and day): about ``scale / FEATURE_DAYS /
-ACTIVE_SHARE`` customers over ``FEATURE_DAYS`` days of accepted batches and features (the default 1M rows is about
-93k customers over 14 days); the results report the exact row count. Labels mature after ``HORIZON`` days, so
-the last days' batches carry label events for the first days. The dataset lives in its own data root and is reused
-when it already exists for the same scale.
+ACTIVE_SHARE`` customers over ``FEATURE_DAYS`` days of accepted batches and features, so ``scale / FEATURE_DAYS``
+entities are scored a day (1.6M rows: 100k a day; 16M rows: 1M a day); the results report the exact row count.
+Features use ``FEATURE_WINDOW`` days of history, so from the ``FEATURE_WINDOW``-th day on every window is complete
+(monitoring compares only such rows). Labels mature after ``HORIZON`` days, so the last days' batches carry label
+events for the first days. The dataset lives in its own data root and is reused when it already exists for the
+same scale and layout.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-FEATURE_DAYS = 14
+FEATURE_DAYS = 16
+FEATURE_WINDOW = 7
 HORIZON = 7
 ACTIVE_SHARE = 0.77
 """Share of the simulated customers active on a day over the benchmark's days (measured); sizes the population so
@@ -48,11 +51,14 @@ def configure(root: Path) -> None:
     """Point driftloop's settings at a benchmark data root (the environment is this process's)."""
     from driftloop.settings import get_settings
 
+    # Feast's helpers export the paths of the data root they last used; they would outlive a change of root.
+    for exported in ("DRIFTLOOP_FEAST_REGISTRY", "DRIFTLOOP_FEAST_ONLINE_PATH", "DRIFTLOOP_OFFLINE_STORE_DIR"):
+        os.environ.pop(exported, None)
     os.environ.update(
         {
             "DRIFTLOOP_DATA_ROOT": str(root),
             "DRIFTLOOP_LABEL_HORIZON_DAYS": str(HORIZON),
-            "DRIFTLOOP_FEATURE_WINDOW_DAYS": "30",
+            "DRIFTLOOP_FEATURE_WINDOW_DAYS": str(FEATURE_WINDOW),
             "DRIFTLOOP_TRAIN_DEVICE": os.environ.get("DRIFTLOOP_TRAIN_DEVICE", "cpu"),
             "DRIFTLOOP_PREDICTIONS_DB_URL": "",
         }
@@ -84,7 +90,8 @@ def prepare(scale: int, base: Path) -> Dataset:
     days = [START + timedelta(days=i) for i in range(FEATURE_DAYS)]
     configure(root)
     manifest = root / "dataset.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("customers") == customers:
+    layout = {"customers": customers, "days": [d.isoformat() for d in days], "feature_window": FEATURE_WINDOW}
+    if manifest.exists() and json.loads(manifest.read_text()) == layout:
         return Dataset(scale=scale, customers=customers, root=root, days=days)
     settings = get_settings()
     config = SimulationConfig(
@@ -96,5 +103,5 @@ def prepare(scale: int, base: Path) -> Dataset:
         validate_batch(day, settings)
         build_features_for_day(day, settings)
     apply_feature_repo(settings)
-    manifest.write_text(json.dumps({"customers": customers, "days": [d.isoformat() for d in days]}))
+    manifest.write_text(json.dumps(layout))
     return Dataset(scale=scale, customers=customers, root=root, days=days)

@@ -1,8 +1,10 @@
 """Timing, peak memory and reporting for the benchmarks: every stage is measured as driftloop's code path and its
 floor, side by side in the same run, a few repetitions each.
 
-A measurement is the median and spread (min..max) of wall-clock seconds over ``repeat`` runs, and the peak resident
-memory above the level before the run, sampled every 20 ms by a background thread.
+A measurement is the median and spread (min..max) of wall-clock seconds over ``repeat`` runs, the median CPU seconds
+of this process (all its threads; the machine is shared, so CPU seconds are steadier than wall-clock ones), and the
+peak resident memory above the level before the run, sampled every 20 ms by a background thread. Stages that run in
+a child process report that process's own peak (``getrusage``) instead.
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ class Measurement:
     seconds: list[float]
     peak_mb: float
     result: object = None
+    cpu_seconds: list[float] = field(default_factory=list)
 
     @property
     def median_s(self) -> float:
         """Median wall-clock seconds."""
         return statistics.median(self.seconds)
+
+    @property
+    def median_cpu_s(self) -> float | None:
+        """Median CPU seconds, where measured."""
+        return statistics.median(self.cpu_seconds) if self.cpu_seconds else None
 
 
 class _PeakSampler(threading.Thread):
@@ -54,21 +62,22 @@ class _PeakSampler(threading.Thread):
 
 def measure(function: Callable[[], object], repeat: int, setup: Callable[[], None] | None = None) -> Measurement:
     """Run ``function`` ``repeat`` times (``setup`` before each, untimed); keep the last result."""
-    seconds, peaks, result = [], [], None
+    seconds, cpu, peaks, result = [], [], [], None
     for _ in range(repeat):
         if setup:
             setup()
         gc.collect()
         sampler = _PeakSampler()
         sampler.start()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         try:
             result = function()
         finally:
-            elapsed = time.perf_counter() - start
+            elapsed, cpu_elapsed = time.perf_counter() - start, time.process_time() - cpu_start
             peaks.append(sampler.stop())
         seconds.append(elapsed)
-    return Measurement(seconds=seconds, peak_mb=max(peaks), result=result)
+        cpu.append(cpu_elapsed)
+    return Measurement(seconds=seconds, peak_mb=max(peaks), result=result, cpu_seconds=cpu)
 
 
 @dataclass
@@ -108,6 +117,8 @@ class StageResult:
             "ours_spread_s": [round(min(self.ours.seconds), 4), round(max(self.ours.seconds), 4)],
             "floor_spread_s": [round(min(self.floor.seconds), 4), round(max(self.floor.seconds), 4)],
             "repetitions": len(self.ours.seconds),
+            **({"ours_cpu_s": round(self.ours.median_cpu_s, 4)} if self.ours.cpu_seconds else {}),
+            **({"floor_cpu_s": round(self.floor.median_cpu_s, 4)} if self.floor.cpu_seconds else {}),
             "peak_mb": round(self.ours.peak_mb, 1),
             "floor_peak_mb": round(self.floor.peak_mb, 1),
             "rows": self.rows,

@@ -11,10 +11,13 @@ processed in one run. It can also be triggered by hand with a list of `days` to 
    tenure, plan, charges, payment failures and support contacts of every active customer) on each day, using only
    data up to that day, and writes `offline/<feature view>/dt=YYYY-MM-DD.parquet` (the Feast offline source),
    replacing it on reruns.
+   It runs after **apply_feature_repo** and updates the `entity_features` asset, which `score` waits for: the
+   critical path of a day ends here.
 3. **apply_feature_repo** runs the equivalent of `feast apply` on `feature_repo/` (the use case's entity, source,
    feature view and the versioned FeatureService the model uses). Idempotent.
 4. **materialize** loads those days, plus `DRIFTLOOP_MATERIALIZE_OVERLAP_DAYS` earlier for late data and every
-   later day already built, into the online store and updates the `entity_features` asset.
+   later day already built, into the online store and updates the `online_features` asset. It runs beside scoring
+   and monitoring (which read the offline store point-in-time), so a slow or failed load holds back neither.
 
 Runs are created as soon as an event arrives; each task runs one instance at a time across runs
 (`max_active_tis_per_dag=1`), so Feast's registry and online store see one writer. Runs do not wait on each other:
@@ -29,7 +32,7 @@ import logging
 from airflow.sdk import dag, task
 
 from driftloop.settings import get_settings
-from driftloop_airflow.assets import ENTITY_FEATURES, VALIDATED_BATCHES
+from driftloop_airflow.assets import ENTITY_FEATURES, ONLINE_FEATURES, VALIDATED_BATCHES
 from driftloop_airflow.days import days_param, no_days, requested_days
 from driftloop_airflow.defaults import DEFAULT_ARGS, START_DATE
 from driftloop_airflow.failures import no_retry_on_unfixable
@@ -69,8 +72,8 @@ def features():
         log.info("days to build: %s", ", ".join(sorted(days)))
         return sorted(days)
 
-    @task
-    def build_features(days: list[str]) -> list[dict]:
+    @task(outlets=[ENTITY_FEATURES])
+    def build_features(days: list[str], *, outlet_events=None) -> list[dict]:
         """Write each day's feature partition to the offline store; returns the partitions written. Days already
         scored are listed: their predictions were made from the features replaced here."""
         from driftloop.dates import parse_day
@@ -83,6 +86,7 @@ def features():
         for day in days:
             partition = build_features_for_day(parse_day(day), settings)
             written.append({"day": day, "path": str(partition.path), "rows": partition.rows})
+        outlet_events[ENTITY_FEATURES].extra = {"days": days, "rows": {w["day"]: w["rows"] for w in written}}
         return written
 
     @task
@@ -92,27 +96,26 @@ def features():
 
         return apply_repo(settings)
 
-    @task(outlets=[ENTITY_FEATURES])
-    def materialize(days: list[str], built: list[dict], *, outlet_events=None) -> dict:
-        """Load the days (and the overlap before them) into the online store; the asset event names the days and
-        their rows."""
+    @task(outlets=[ONLINE_FEATURES])
+    def materialize(days: list[str], *, outlet_events=None) -> dict:
+        """Load the days (and the overlap before them) into the online store."""
         from driftloop.dates import parse_day
         from driftloop.features.feature_store import materialize_days
 
         result = materialize_days([parse_day(day) for day in days], settings)
         extra = {
             "days": days,
-            "rows": {partition["day"]: partition["rows"] for partition in built},
             "online_from": result.start.date().isoformat(),
             "online_to": result.end.date().isoformat(),
         }
-        outlet_events[ENTITY_FEATURES].extra = extra
+        outlet_events[ONLINE_FEATURES].extra = extra
         return extra
 
     days = days_to_process()
     built = build_features(days)
     applied = apply_feature_repo()
-    applied >> materialize(days, built)
+    applied >> built
+    built >> materialize(days)
 
 
 features()

@@ -13,10 +13,11 @@ bootstrapped from the snapshot and cached with it (`DRIFTLOOP_DRIFT_CALIBRATION_
 beyond the severe distance (`DRIFTLOOP_DRIFT_SEVERE_THRESHOLD`), when the share of drifted columns reaches
 `DRIFTLOOP_DRIFT_SHARE`, or on prediction drift; below `DRIFTLOOP_DRIFT_MIN_ROWS` rows it is `insufficient_data`
 and triggers nothing. The task log prints each day's **verdict** (`drift`, `quality_drop`, `no_drift` or
-`insufficient_data`) with its **reasons**, the drifted columns and the **report location**; the HTML/JSON reports
-go to `DRIFTLOOP_REPORTS_URI`, the numbers to the MLflow experiment `<model>-monitoring`, and the verdict to a
-**drift record** (`DRIFTLOOP_DRIFT_DB_URL`), one per day and version, which `retrain_on_drift` consumes. Rerunning
-a day rewrites its reports and updates its record.
+`insufficient_data`) with its **reasons**, the drifted columns and the **report location**; the reports (Evidently's
+HTML/JSON for a drift day or with `DRIFTLOOP_DRIFT_REPORTS=always`, else a summary of distances and thresholds;
+`driftloop drift-report --day` renders Evidently's for any day) go to `DRIFTLOOP_REPORTS_URI`, the numbers to the
+MLflow experiment `<model>-monitoring`, and the verdict to a **drift record** (`DRIFTLOOP_DRIFT_DB_URL`), one per
+day and version, which `retrain_on_drift` consumes. Rerunning a day rewrites its reports and updates its record.
 """
 
 from __future__ import annotations

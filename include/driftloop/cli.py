@@ -103,6 +103,14 @@ def _test_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drift_report(args: argparse.Namespace) -> int:
+    from driftloop.dates import parse_day
+    from driftloop.monitoring.monitor import render_drift_report
+
+    print(render_drift_report(parse_day(args.day)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per stage; ``simulate`` takes the active use case's source params."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
@@ -151,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-section", type=float, default=0.0, help="exit 1 when a section scores below this (default 0)"
     )
     test_score.set_defaults(handler=_test_score)
+    report = commands.add_parser(
+        "drift-report", help="render the Evidently drift report of a monitored day (drift days get one already)"
+    )
+    report.add_argument("--day", required=True, help="the monitored day, YYYY-MM-DD")
+    report.set_defaults(handler=_drift_report)
     return parser
 
 

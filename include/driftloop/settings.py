@@ -130,6 +130,7 @@ class MonitoringSettings:
     calibration_quantile: float = 0.99
     calibration_draws: int = 500
     sample_rows: int = 100_000
+    reports: str = "drift"
     window_days: int = 1
     drift_min_rows: int = 500
     quality_drop_tolerance: float = 0.1
@@ -391,6 +392,7 @@ def load_settings() -> Settings:
             calibration_quantile=_env_float("DRIFTLOOP_DRIFT_CALIBRATION_QUANTILE", 0.99),
             calibration_draws=_env_int("DRIFTLOOP_DRIFT_CALIBRATION_DRAWS", 500),
             sample_rows=_env_int("DRIFTLOOP_DRIFT_SAMPLE_ROWS", 100_000),
+            reports=_env_choice("DRIFTLOOP_DRIFT_REPORTS", "drift", DRIFT_REPORT_POLICIES),
             window_days=_env_int("DRIFTLOOP_DRIFT_WINDOW_DAYS", int(spec["drift_window_days"])),
             drift_min_rows=_env_int("DRIFTLOOP_DRIFT_MIN_ROWS", int(spec["drift_min_rows"])),
             quality_drop_tolerance=_env_float("DRIFTLOOP_QUALITY_DROP_TOLERANCE", 0.1),
@@ -444,6 +446,10 @@ def load_settings() -> Settings:
     if settings.alerts.enabled and not settings.alerts.to:
         raise ValueError("setting DRIFTLOOP_ALERTS_ENABLED=true needs DRIFTLOOP_ALERTS_TO (comma-separated addresses)")
     return settings
+
+
+DRIFT_REPORT_POLICIES = ("drift", "always")
+"""``DRIFTLOOP_DRIFT_REPORTS``: render the Evidently drift report for days that drifted only, or for every day."""
 
 
 def check_monitoring(config: MonitoringSettings) -> None:

@@ -31,8 +31,14 @@ VALIDATED_BATCHES = Asset(name="validated_batches", uri=_uri(_settings.validated
 ``row_counts`` per table."""
 
 ENTITY_FEATURES = Asset(name="entity_features", uri=_uri(_settings.offline_store_dir), group="features")
-"""Daily per-entity features of the use case in the Feast offline source, materialized online. ``extra`` lists the
-``days`` and the ``rows`` of each."""
+"""Daily per-entity features of the use case in the Feast offline source, registered with Feast: what scoring and
+monitoring read (point-in-time), so they wait for it and not for the online store.
+``extra`` lists the ``days`` and the ``rows`` of each."""
+
+ONLINE_FEATURES = Asset(name="online_features", uri=f"x-feast-online:{_settings.feast_online_store}", group="features")
+"""The newest features per entity in Feast's online store (serving lookups), loaded beside scoring; no DAG of the
+loop waits for it. ``extra`` lists the ``days`` materialized. The ``x-`` scheme: not a storage URI (see
+``CHAMPION_MODEL``)."""
 
 CHAMPION_MODEL = Asset(name="champion_model", uri=f"x-mlflow-models:/{_settings.model.name}@champion", group="model")
 """The registered model version holding the ``champion`` alias (MLflow's ``models:/<name>@champion``); updated when the

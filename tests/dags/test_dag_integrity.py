@@ -145,6 +145,24 @@ def test_the_data_dags_are_chained_by_assets(dagbag):
     assert "validated_batches" in {asset.name for asset in condition.objects}
 
 
+def test_scoring_waits_for_the_offline_features_and_not_for_the_online_store(dagbag):
+    features = dagbag.dags["features"]
+    outlets = {t.task_id: {a.name for a in t.outlets} for t in features.tasks}
+    assert outlets["build_features"] == {"entity_features"} and outlets["materialize"] == {"online_features"}
+    assert "apply_feature_repo" in features.get_task("build_features").upstream_task_ids
+    assert "materialize" not in features.get_task("build_features").upstream_task_ids
+    schedules = {
+        dag_id: {asset.name for asset in dagbag.dags[dag_id].timetable.asset_condition.objects}
+        for dag_id in ("score", "monitor")
+    }
+    assert schedules == {"score": {"entity_features"}, "monitor": {"predictions"}}
+    assert not any(
+        "online_features" in {a.name for a in dag.timetable.asset_condition.objects}
+        for dag in dagbag.dags.values()
+        if getattr(dag.timetable, "asset_condition", None) is not None
+    ), "no DAG of the loop waits for the online store"
+
+
 def test_validation_failure_is_not_retried_and_sensor_is_deferrable(dagbag):
     ingest = dagbag.dags["ingest"]
     assert ingest.get_task("validate").retries == 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from bench.__main__ import growth
+from bench import training_scale
+from bench.__main__ import growth, training_growth
 from bench.harness import Measurement, StageResult, measure, table
 
 
@@ -35,3 +37,32 @@ def test_growth_exponent_is_the_log_slope_of_ours_between_the_extreme_scales():
     per_scale = {10: [_stage(1.0, 1.0, target=1.0)], 1000: [_stage(100.0, 10.0, target=1.0)]}
     entry = growth(per_scale)["stage"]
     assert entry["exponent"] == pytest.approx(1.0) and entry["ratios"] == [1.0, 10.0]
+
+
+def test_measure_records_cpu_seconds_and_the_json_carries_them():
+    result = measure(lambda: sum(i * i for i in range(20_000)), repeat=2)
+    assert len(result.cpu_seconds) == 2 and all(s >= 0 for s in result.cpu_seconds)
+    stage = StageResult("stage", result, result, target=1.0, rows=1)
+    assert stage.to_json()["ours_cpu_s"] == round(result.median_cpu_s, 4)
+
+
+def test_training_growth_is_the_log_slope_over_the_training_sizes():
+    small = StageResult("training_at_1M", Measurement([2.0], 1.0), Measurement([2.0], 1.0), target=1.2, rows=10**6)
+    large = StageResult("training_at_10M", Measurement([20.0], 1.0), Measurement([10.0], 1.0), target=1.2, rows=10**7)
+    entry = training_growth([large, small])
+    assert entry["exponent"] == pytest.approx(1.0) and entry["rows"] == [10**6, 10**7] and entry["ratios"] == [1, 2]
+    assert training_growth([small]) == {}
+
+
+def test_the_training_stage_at_scale_trains_both_sides_alike_on_the_synthetic_label_rows(tmp_path):
+    path = training_scale.generate(3_000, training_scale.data_path(3_000, tmp_path))
+    assert training_scale.generate(3_000, path) == path  # reused, not rewritten
+    frame = pd.read_parquet(path)
+    assert len(frame) == 3_000 and len([c for c in frame if c.startswith("f")]) == training_scale.FEATURES >= 25
+    assert set(frame["churned"].unique()) == {0, 1} and frame["event_timestamp"].nunique() == training_scale.DAYS
+    ours = training_scale.run_side(path, "ours", "cpu", rounds=5)
+    floor = training_scale.run_side(path, "floor", "cpu", rounds=5)
+    for side, run in (("ours", ours), ("floor", floor)):
+        assert run["side"] == side and run["device"] == "cpu" and run["rounds"] == 5
+        assert run["rows"] == 3_000 and 0 < run["train_rows"] < 3_000 and run["peak_rss_mb"] > 0
+    assert ours["train_rows"] == floor["train_rows"]

@@ -3,17 +3,21 @@ sampling."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from driftloop.monitoring.monitor import (
     drift_report,
+    drift_scores,
     feature_columns,
     quality_dropped,
     quality_report,
     sample,
     save_report,
+    save_summary_report,
 )
 from driftloop.settings import get_settings
 
@@ -103,6 +107,49 @@ def test_reports_are_saved_as_html_and_json(settings, tmp_path):
     assert location == str(tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.html")
     assert "<html" in (tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.html").read_text().lower()
     assert "ValueDrift" in (tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        _frame(8_000, 2),
+        _frame(8_000, 2, charge_factor=1.25, usage=0.6),
+        _frame(8_000, 2, mobile_plan_shift=True),
+        _frame(300, 4, usage=0.8),
+    ],
+    ids=["clean", "price_rise", "plan_shift", "few_rows"],
+)
+def test_scores_without_a_report_are_evidentlys_and_give_the_same_verdict(settings, current):
+    reference = _frame(10_000, 1)
+    _, report = drift_report(reference, current, COLUMNS, settings)
+    scores = drift_scores(reference, current, COLUMNS, settings)
+    assert scores.columns == pytest.approx(report.columns, abs=1e-9)
+    assert scores.prediction_drift == pytest.approx(report.prediction_drift, abs=1e-9)
+    assert (scores.drifted_columns, scores.severe_columns, scores.drifted, scores.reasons) == (
+        report.drifted_columns,
+        report.severe_columns,
+        report.drifted,
+        report.reasons,
+    )
+
+
+def test_another_method_is_scored_by_evidently(settings, monkeypatch):
+    monkeypatch.setenv("DRIFTLOOP_DRIFT_NUM_METHOD", "ks")
+    get_settings.cache_clear()
+    ks = get_settings()
+    reference, current = _frame(3_000, 1), _frame(3_000, 2, usage=0.6)
+    _, report = drift_report(reference, current, COLUMNS, ks)
+    assert drift_scores(reference, current, COLUMNS, ks).columns == report.columns
+
+
+def test_the_summary_report_lists_each_distance_against_its_threshold(settings, tmp_path):
+    result = drift_scores(_frame(2_000, 1), _frame(2_000, 2, charge_factor=1.25), COLUMNS, settings)
+    location = save_summary_report(result, str(tmp_path / "reports"), "dt=2026-05-01/churn_v1", "churn v1 <day>")
+    page = (tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.html").read_text()
+    assert location.endswith("churn_v1.html") and page.lower().count("<html") == 1 and "churn v1 &lt;day&gt;" in page
+    assert "<td>monthly_charge</td>" in page and "drift-report --day" in page
+    stored = json.loads((tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.json").read_text())
+    assert stored["drifted_columns"] == result.drifted_columns and stored["columns"] == result.columns
 
 
 def test_quality_presets_score_matured_predictions_like_sklearn():

@@ -26,6 +26,13 @@ quality of every drift record, offline vs online quality per version with their 
 age (``metrics.production``); and the shadow of a challenger in canary (``metrics.canary``, see
 ``driftloop.quality.canary``), which promotes it once its shadow days passed.
 
+The verdict is computed from the distances alone (``drift_thresholds.distances``, equal to Evidently's
+``ValueDrift`` numbers for the default methods; other methods go through Evidently), without building a report. The
+Evidently report and snapshot, whose plotly figures cost more than the statistics, are built for a day that drifted,
+for every day while the monitoring dashboard is on (it shows the snapshots), for every day with
+``DRIFTLOOP_DRIFT_REPORTS=always``, and on demand (``render_drift_report``, ``driftloop drift-report --day``); any
+other day gets a summary page and the JSON of its result.
+
 The HTML reports (opening with a header: day, model version, reference, current days, verdict) and JSON snapshots
 go to the reports store (a folder or S3), the numbers and the HTML reports to an MLflow run against the version (its
 artifacts ``drift/report.html``, ``quality/report.html``), the snapshots to the monitoring dashboard's Evidently
@@ -36,6 +43,7 @@ workspace (``driftloop.monitoring.dashboard``), and the verdict to a drift recor
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import shutil
@@ -265,6 +273,26 @@ def drift_report(
             scores[metric["config"]["column"]] = float(metric["value"])
     prediction = scores.pop("prediction")
     return snapshot, judge_drift(scores, prediction, thresholds, len(reference), len(current), config)
+
+
+def drift_scores(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str],
+    settings: Settings,
+    thresholds: Thresholds | None = None,
+) -> DriftResult:
+    """The same judgement as :func:`drift_report` without building a report: the distances of the calibrated
+    methods (normed Wasserstein, Jensen-Shannon) are computed as Evidently computes them; any other configured method
+    goes through Evidently's report."""
+    config = settings.monitoring
+    categories = categorical_columns()
+    if not all(drift_thresholds.calibrated(c, categories, config.num_method, config.cat_method) for c in columns):
+        return drift_report(reference, current, columns, settings, thresholds)[1]
+    thresholds = thresholds or day_thresholds(reference, len(current), columns, settings)
+    scores = drift_thresholds.distances(reference, current, [*columns, "prediction"], categories)
+    prediction = scores.pop("prediction")
+    return judge_drift(scores, prediction, thresholds, len(reference), len(current), config)
 
 
 def day_verdict(drift: DriftResult, quality: dict) -> tuple[str, list[str]]:
@@ -520,6 +548,61 @@ def store_report(rendered: tuple[Path, Path], uri: str, name: str) -> str:
     return str(target.with_suffix(".html"))
 
 
+def drift_result_json(drift: DriftResult) -> dict:
+    """A day's drift result as the JSON a summary report stores."""
+    return {
+        "columns": drift.columns,
+        "drifted_columns": drift.drifted_columns,
+        "severe_columns": drift.severe_columns,
+        "drift_share": drift.drift_share,
+        "dataset_drift": drift.dataset_drift,
+        "prediction_drift": drift.prediction_drift,
+        "prediction_drifted": drift.prediction_drifted,
+        "reference_rows": drift.reference_rows,
+        "current_rows": drift.current_rows,
+        "enough_rows": drift.enough_rows,
+        "drifted": drift.drifted,
+        "reasons": drift.reasons,
+        "thresholds": drift.thresholds.to_json(),
+    }
+
+
+def save_summary_report(drift: DriftResult, uri: str, name: str, title: str) -> str:
+    """Write ``name``.html (a table of each column's distance against its threshold, and how to render the full
+    Evidently report) and ``name``.json (the result) under ``uri``, like :func:`save_report`; returns the HTML's
+    location."""
+    rows = "".join(
+        f"<tr><td>{html.escape(c)}</td><td>{v:.4f}</td><td>{drift.thresholds.columns[c]:.4f}</td>"
+        f"<td>{'yes' if c in drift.drifted_columns else 'no'}</td></tr>"
+        for c, v in drift.columns.items()
+    )
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{'drift' if drift.drifted else 'no drift'}: drift share "
+        f"{drift.drift_share:.2f}, prediction drift {drift.prediction_drift:.4f} (threshold "
+        f"{drift.thresholds.prediction:.4f}), {drift.current_rows} current and {drift.reference_rows} reference rows"
+        f"{'; ' + html.escape('; '.join(drift.reasons)) if drift.reasons else ''}.</p>"
+        "<table><tr><th>column</th><th>distance</th><th>threshold</th><th>drifted</th></tr>"
+        f"{rows}</table><p>The Evidently report with its distribution plots: <code>driftloop drift-report --day "
+        "YYYY-MM-DD</code> (or <code>DRIFTLOOP_DRIFT_REPORTS=always</code>).</p></body></html>"
+    )
+    files = {".html": page, ".json": json.dumps(drift_result_json(drift), indent=1, default=str)}
+    if uri.startswith("s3://"):
+        import boto3
+
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        s3 = boto3.client("s3")
+        for suffix, text in files.items():
+            key = "/".join(p for p in (prefix, f"{name}{suffix}") if p)
+            s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+        return f"s3://{bucket}/{'/'.join(p for p in (prefix, name) if p)}.html"
+    target = Path(uri) / name
+    for suffix, text in files.items():
+        with lake.replace_file(target.with_suffix(suffix)) as scratch:
+            Path(scratch).write_text(text)
+    return str(target.with_suffix(".html"))
+
+
 def _log_to_mlflow(result: MonitorResult, settings: Settings, reports: dict[str, Path], dashboard_url: str) -> None:
     """Log the day's metrics and its reports (``reports``: artifact folder -> local HTML) to the day's monitoring run
     (one per day and version), and link the version to its reports, its monitoring runs and the dashboard."""
@@ -607,10 +690,24 @@ def _production(day: date, version: str, quality: dict, settings: Settings) -> d
     return {"offline_online": offline_online(observations), "quality_by_age": quality_by_age(aged)}
 
 
-def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
-    """Monitor one scored day: drift and prediction drift against the version's training snapshot, quality of the
-    predictions whose labels matured; save the reports, log to MLflow and upsert the drift record."""
-    settings = settings or get_settings()
+@dataclass(frozen=True)
+class DayInputs:
+    """What a day's drift is judged on: the scoring version (its registry entry and number), the sampled reference
+    (with the version's scores, and the days it spans) and current rows, the compared columns and the thresholds for
+    the day's size."""
+
+    version: object
+    version_number: str
+    reference: pd.DataFrame
+    reference_window: str
+    current: pd.DataFrame
+    columns: list[str]
+    thresholds: Thresholds
+    first_complete: date | None
+
+
+def day_inputs(day: date, settings: Settings) -> DayInputs:
+    """The sampled, scored inputs of ``day``'s drift check (the same rows on every call: sampling is seeded)."""
     config = settings.monitoring
     current = scored_day(day, settings)
     version_number = str(current["model_version"].iloc[-1])
@@ -632,10 +729,45 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     cache_key = {"snapshot_sha256": digest, "model_version": version_number, "complete_from": str(first_complete)}
     cache = (settings.data_root / "drift_thresholds" / f"{digest}.json", cache_key)
     thresholds = day_thresholds(reference, len(current), columns, settings, cache)
-    snapshot, drift = drift_report(
-        reference, current, columns, settings, thresholds, dashboard.run_labels(day, version_number, "drift")
+    return DayInputs(version, version_number, reference, reference_window, current, columns, thresholds, first_complete)
+
+
+def _report_name(day: date, version_number: str, settings: Settings) -> str:
+    return f"dt={day.isoformat()}/{settings.model.name}_v{version_number}"
+
+
+def render_drift_report(day: date, settings: Settings | None = None) -> str:
+    """Render the Evidently drift report (HTML and JSON snapshot) of a monitored day on demand, on the same sampled
+    rows and thresholds its verdict was made with, in place of its summary; returns the HTML's location."""
+    settings = settings or get_settings()
+    inputs = day_inputs(day, settings)
+    labels = dashboard.run_labels(day, inputs.version_number, "drift")
+    snapshot, _ = drift_report(inputs.reference, inputs.current, inputs.columns, settings, inputs.thresholds, labels)
+    name = _report_name(day, inputs.version_number, settings)
+    return save_report(snapshot, f"{settings.monitoring.reports_uri}/drift", name)
+
+
+def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
+    """Monitor one scored day: drift and prediction drift against the version's training snapshot, quality of the
+    predictions whose labels matured; save the reports (Evidently's for a drift day, while the dashboard is on, or with
+    ``DRIFTLOOP_DRIFT_REPORTS=always``; a summary otherwise), log to MLflow and upsert the drift record."""
+    settings = settings or get_settings()
+    config = settings.monitoring
+    inputs = day_inputs(day, settings)
+    version, version_number, reference, current = (
+        inputs.version,
+        inputs.version_number,
+        inputs.reference,
+        inputs.current,
     )
-    name = f"dt={day.isoformat()}/{settings.model.name}_v{version_number}"
+    reference_window = inputs.reference_window
+    columns, thresholds, first_complete = inputs.columns, inputs.thresholds, inputs.first_complete
+    drift = drift_scores(reference, current, columns, settings, thresholds)
+    name = _report_name(day, version_number, settings)
+    snapshot = None
+    if drift.drifted or config.reports == "always" or settings.links.dashboard_enabled:
+        labels = dashboard.run_labels(day, version_number, "drift")
+        snapshot, drift = drift_report(reference, current, columns, settings, thresholds, labels)
     quality = matured_quality(day, settings, dashboard.run_labels(day, version_number, "quality"))
     quality_snapshot, quality_info = quality if quality is not None else (None, {})
     verdict, reasons = day_verdict(drift, quality_info)
@@ -665,9 +797,14 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     scratch = Path(tempfile.mkdtemp(prefix="driftloop-monitor-"))
     try:
         (scratch / "drift").mkdir()
-        rendered = render_report(snapshot, scratch / "drift", report_header("Drift report", facts))
-        report_uri = store_report(rendered, f"{config.reports_uri}/drift", name)
-        reports = {"drift": rendered[0]}
+        if snapshot is not None:
+            rendered = render_report(snapshot, scratch / "drift", report_header("Drift report", facts))
+            report_uri = store_report(rendered, f"{config.reports_uri}/drift", name)
+            reports = {"drift": rendered[0]}
+        else:
+            title = f"{settings.model.name} v{version_number} drift on {day.isoformat()}"
+            report_uri = save_summary_report(drift, f"{config.reports_uri}/drift", name, title)
+            reports = {"drift": Path(report_uri)} if "://" not in report_uri else {}
         if quality_snapshot is not None:
             (scratch / "quality").mkdir()
             matured = f"predictions of {quality_info['interval']}, {quality_info['rows']} labels"
@@ -682,7 +819,8 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
             _, evidently_name = QUALITY_METRICS[settings.task_type]
             folder = settings.links.dashboard_workspace
             description = f"{active_spec(settings).title}: drift and quality per day and model version (driftloop)"
-            dashboard.add_day(folder, settings.model.name, snapshot, "drift", evidently_name, description)
+            if snapshot is not None:
+                dashboard.add_day(folder, settings.model.name, snapshot, "drift", evidently_name, description)
             if quality_snapshot is not None:
                 dashboard.add_day(folder, settings.model.name, quality_snapshot, "quality", evidently_name)
             dashboard_url = dashboard.project_url(settings.links.dashboard_url, folder, settings.model.name)
