@@ -38,9 +38,7 @@ def _simulate(args: argparse.Namespace) -> int:
     params = {param.name: getattr(args, param.name) for param in spec.source.params}
     write = use_case_function(spec, spec.source.module, spec.source.function)
     for path in write(Path(landing), parse_day(args.start), args.days, params, settings):
-        counts = ", ".join(
-            f"{f.stem} {sum(1 for _ in f.open()) - 1}" for f in sorted(Path(path).glob("*.csv"))
-        )
+        counts = ", ".join(f"{f.stem} {sum(1 for _ in f.open()) - 1}" for f in sorted(Path(path).glob("*.csv")))
         print(f"{Path(path).name.removeprefix('dt=')}: {counts} -> {path}")
     return 0
 
@@ -92,6 +90,34 @@ def _champion_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from driftloop.replay import run_replay
+
+    result = run_replay(
+        days=args.days,
+        entities=args.entities,
+        scenario=args.scenario,
+        drift_day=args.drift_day,
+        policies=args.policies,
+        out=Path(args.out),
+        first_day=parse_day(args.first_day) if args.first_day else None,
+        log_mlflow=not args.no_mlflow,
+    )
+    print(result.comparison_table())
+    timings = result.timings
+    print(
+        f"history {timings['history_wall_s']} s wall, {timings['history_cpu_s']} s CPU"
+        + (" (reused)" if timings["history_reused"] else "")
+        + "; "
+        + "; ".join(f"{name} {t['wall_s']} s wall, {t['cpu_s']} s CPU" for name, t in timings["policies"].items())
+    )
+    for name, path in result.paths.items():
+        print(f"{name}: {path}")
+    if result.mlflow_run_id:
+        print(f"MLflow run {result.mlflow_run_id}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per stage; ``simulate`` takes the active use case's source params."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
@@ -132,6 +158,28 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--model", help="registered model name (default: DRIFTLOOP_MODEL_NAME)")
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(handler=_champion_history)
+    replay = commands.add_parser(
+        "replay",
+        help="replay the active use case's history under retraining policies and compare them (DRIFTLOOP_USECASE)",
+    )
+    replay.add_argument("--days", type=int, default=90, help="days replayed after the warm-up (default 90)")
+    replay.add_argument("--entities", type=int, help="entities of a simulated source (churn: customers, default 20000)")
+    replay.add_argument(
+        "--scenario",
+        help="the source's scenario (churn: concept, covariate or clean, default concept; flights: recorded)",
+    )
+    replay.add_argument(
+        "--drift-day", help="first day of the drift: an index into the replayed days (negative: from the end) or a date"
+    )
+    replay.add_argument(
+        "--policies",
+        default="never,every:7,drift,quality",
+        help="comma-separated: never, every:K, drift[:N], quality (default never,every:7,drift,quality)",
+    )
+    replay.add_argument("--out", default="replay", help="output folder (default ./replay); its history/ is reused")
+    replay.add_argument("--first-day", help="first day of the history, YYYY-MM-DD (default 2026-01-01)")
+    replay.add_argument("--no-mlflow", action="store_true", help="do not log the MLflow run")
+    replay.set_defaults(handler=_replay)
     return parser
 
 
