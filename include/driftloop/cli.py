@@ -102,6 +102,7 @@ def _replay(args: argparse.Namespace) -> int:
         out=Path(args.out),
         first_day=parse_day(args.first_day) if args.first_day else None,
         log_mlflow=not args.no_mlflow,
+        quality_days=args.quality_days,
     )
     print(result.comparison_table())
     timings = result.timings
@@ -178,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--out", default="replay", help="output folder (default ./replay); its history/ is reused")
     replay.add_argument("--first-day", help="first day of the history, YYYY-MM-DD (default 2026-01-01)")
+    replay.add_argument(
+        "--quality-days", type=int, default=7, help="days of matured labels a day's quality pools (default 7)"
+    )
     replay.add_argument("--no-mlflow", action="store_true", help="do not log the MLflow run")
     replay.set_defaults(handler=_replay)
     return parser

@@ -7,9 +7,10 @@ training window) and then, day by day:
    registered model wraps);
 2. **monitors** the day as ``driftloop.monitoring.monitor`` does, without the reports: data and prediction drift of
    the day's rows against the version's training set (``drift_thresholds.distances``, the Evidently distances, and
-   ``calibrate``d thresholds judged by ``judge_drift``), and the version's quality on the labels that matured that
-   day (they describe ``label_horizon_days`` earlier and were not in its training set), compared with its test metric
-   (``quality_dropped``); ``day_verdict`` gives the verdict;
+   ``calibrate``d thresholds judged by ``judge_drift``), and the version's quality on the labels that matured in the
+   ``quality_days`` days up to it (they describe ``label_horizon_days`` earlier; only those that matured after the
+   version was trained, so never one it learned from), compared with its test metric (``quality_dropped``);
+   ``day_verdict`` gives the verdict;
 3. **decides** whether to retrain (:mod:`driftloop.replay.policies`); a retraining learns on the matured labels of its
    window (``time_split``, ``train_model``, ``evaluate``, ``baseline_predictions``) and goes through the champion gate
    (``decide_promotion``) against the production model on the challenger's test split, the newest matured labels.
@@ -68,7 +69,8 @@ class DayRecord:
     metric: str
     quality: float | None
     quality_rows: int
-    labels_as_of: date
+    labels_matured: str
+    """The days whose matured labels the quality is measured on."""
     verdict: str
     reasons: str
     drift_share: float | None
@@ -88,6 +90,8 @@ class Replayer:
     """Plays a history under policies, sharing models, verdicts and gate decisions between them."""
 
     history: History
+    quality_days: int = 7
+    """Days of matured labels a day's quality pools (a day alone holds too few churners for a stable ROC AUC)."""
     models: dict[tuple[date, date], Candidate] = field(default_factory=dict)
     verdicts: dict[tuple, tuple] = field(default_factory=dict)
     gates: dict[tuple, tuple] = field(default_factory=dict)
@@ -171,17 +175,18 @@ class Replayer:
         return self.references[model.key]
 
     def quality(self, model: Candidate, day: date) -> dict:
-        """The version's quality on the labels that matured on ``day`` against its test metric; empty when they are
-        too few (``DRIFTLOOP_QUALITY_MIN_ROWS``, and for classification :data:`MIN_CLASS_ROWS` of each class)."""
+        """The version's quality on the labels that matured in the ``quality_days`` days up to ``day`` and after it
+        was trained (never on a label it learned from), against its test metric; empty when they are too few
+        (``DRIFTLOOP_QUALITY_MIN_ROWS``, and for classification :data:`MIN_CLASS_ROWS` of each class)."""
         settings, task = self.settings, self.settings.task_type
-        labelled = self.history.matured_on(day)
+        labelled = self.history.labelled
+        first = max(day - timedelta(days=self.quality_days - 1), model.trained_on + timedelta(days=1))
+        labelled = labelled[(labelled[MATURED_ON] >= first) & (labelled[MATURED_ON] <= day)]
         target = target_column(task)
         if len(labelled) < settings.monitoring.quality_min_rows:
             return {}
-        if (
-            task == "classification"
-            and labelled[target].value_counts().reindex([0, 1]).fillna(0).min() < MIN_CLASS_ROWS
-        ):
+        counts = labelled[target].value_counts().reindex([0, 1]).fillna(0)
+        if task == "classification" and counts.min() < MIN_CLASS_ROWS:
             return {}
         metric, _ = primary_metric(task)
         value = float(evaluate(task, labelled[target], predict(model.model, labelled))["overall"][metric])
@@ -192,6 +197,7 @@ class Replayer:
             "value": value,
             "reference": reference,
             "rows": len(labelled),
+            "since": first,
             "dropped": quality_dropped(metric, value, reference, tolerance),
         }
 
@@ -256,7 +262,7 @@ class Replayer:
                 metric=primary_metric(settings.task_type)[0],
                 quality=quality.get("value"),
                 quality_rows=quality.get("rows", 0),
-                labels_as_of=day - timedelta(days=horizon),
+                labels_matured=f"{quality['since']}..{day}" if quality else "",
                 verdict=verdict,
                 reasons="; ".join(reasons),
                 drift_share=drift.drift_share if drift else None,
@@ -286,20 +292,24 @@ class Replayer:
 def records_frame(records: list[DayRecord]) -> pd.DataFrame:
     """The replay's table: one row per policy and day."""
     frame = pd.DataFrame([r.__dict__ for r in records])
-    for column in ("day", "labels_as_of"):
-        frame[column] = frame[column].astype(str)
+    frame["day"] = frame["day"].astype(str)
     return frame
 
 
-def policy_summary(table: pd.DataFrame, drift_day: date | None) -> dict:
-    """Per policy: mean quality on the days whose matured labels describe days before and from the drift start,
-    mean quality over the replay, retrainings, promotions and compute seconds."""
+def policy_summary(table: pd.DataFrame, drift_day: date | None, label_horizon_days: int) -> dict:
+    """Per policy: mean quality over the replay, on the days whose pooled labels all describe days before the drift
+    start, and on those whose labels all describe days from it on; retrainings, promotions and compute seconds."""
     summary = {}
     for policy, rows in table.groupby("policy", sort=False):
-        as_of = pd.to_datetime(rows["labels_as_of"]).dt.date
         quality = rows["quality"].astype(float)
-        before = quality[as_of < drift_day] if drift_day else quality
-        after = quality[as_of >= drift_day] if drift_day else quality.iloc[0:0]
+        measured = rows["labels_matured"].astype(str).str.contains(r"\.\.", regex=True)
+        spans = rows["labels_matured"].where(measured, "..").astype(str).str.split("..", regex=False)
+        first = pd.to_datetime(spans.str[0], errors="coerce") - pd.Timedelta(days=label_horizon_days)
+        last = pd.to_datetime(spans.str[1], errors="coerce") - pd.Timedelta(days=label_horizon_days)
+        if drift_day is None:
+            before, after = quality, quality.iloc[0:0]
+        else:
+            before, after = quality[last < pd.Timestamp(drift_day)], quality[first >= pd.Timestamp(drift_day)]
 
         def mean(values: pd.Series) -> float | None:
             values = values.dropna()

@@ -94,6 +94,7 @@ def run_replay(
     settings: Settings | None = None,
     first_day: date | None = None,
     log_mlflow: bool = True,
+    quality_days: int = 7,
 ) -> ReplayResult:
     """Replay ``days`` days of the active use case under ``policies`` and write the outputs into ``out``.
 
@@ -113,7 +114,9 @@ def run_replay(
     started, cpu = time.perf_counter(), time.process_time()
     history = load_history(request, out / "history", settings)
     prepared, prepared_cpu = time.perf_counter(), time.process_time()
-    replayer = Replayer(history)
+    if quality_days < 1:
+        raise ValueError(f"quality_days must be at least 1, got {quality_days}")
+    replayer = Replayer(history, quality_days=quality_days)
     records, per_policy = [], {}
     for policy in chosen:
         clock, cpu_clock = time.perf_counter(), time.process_time()
@@ -145,11 +148,16 @@ def run_replay(
         "label_horizon_days": settings.label_horizon_days,
         "feature_window_days": settings.feature_window_days,
         "training_window_days": settings.model.training_window_days,
+        "quality_days": quality_days,
         "quality_drop_tolerance": settings.monitoring.quality_drop_tolerance,
         "promotion_margin": settings.model.promotion_margin,
         "quarantined_days": [d.isoformat() for d in history.quarantined],
     }
-    summary = {"params": params, "policies": policy_summary(table, drift), "timings": timings}
+    summary = {
+        "params": params,
+        "policies": policy_summary(table, drift, settings.label_horizon_days),
+        "timings": timings,
+    }
     paths = write_table(table, summary, out)
     title = f"{history.spec.name} replay, {params['scenario']}: {days} days"
     paths["plot"] = plot_quality(table, drift, settings.label_horizon_days, title, out / "quality.png")
