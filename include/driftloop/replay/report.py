@@ -35,7 +35,9 @@ def write_table(table: pd.DataFrame, summary: dict, out: Path) -> dict[str, Path
     return paths
 
 
-def plot_quality(table: pd.DataFrame, drift_day: date | None, label_horizon_days: int, title: str, path: Path) -> Path:
+def plot_quality(
+    table: pd.DataFrame, drift_day: date | None, label_horizon_days: int, quality_days: int, title: str, path: Path
+) -> Path:
     """A PNG of each policy's quality on the matured labels per day, retrainings marked (filled: promoted)."""
     import matplotlib
 
@@ -63,7 +65,9 @@ def plot_quality(table: pd.DataFrame, drift_day: date | None, label_horizon_days
         matured = drift_day + timedelta(days=label_horizon_days)
         axis.axvline(pd.Timestamp(matured), color="black", linestyle=":", label=f"its labels mature {matured}")
     metric = table["metric"].iloc[0] if len(table) else "quality"
-    axis.set_xlabel("day (quality on the labels that matured that day)")
+    axis.set_xlabel(
+        f"day (quality on the labels matured in the {quality_days} days up to it, after the model's training)"
+    )
     axis.set_ylabel(f"{metric} of the production model")
     axis.set_title(title)
     axis.grid(alpha=0.3)

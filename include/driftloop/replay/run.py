@@ -160,6 +160,6 @@ def run_replay(
     }
     paths = write_table(table, summary, out)
     title = f"{history.spec.name} replay, {params['scenario']}: {days} days"
-    paths["plot"] = plot_quality(table, drift, settings.label_horizon_days, title, out / "quality.png")
+    paths["plot"] = plot_quality(table, drift, settings.label_horizon_days, quality_days, title, out / "quality.png")
     run_id = log_run(settings, params, summary, list(paths.values())) if log_mlflow else None
     return ReplayResult(table=table, summary=summary, paths=paths, mlflow_run_id=run_id, timings=timings)
