@@ -105,7 +105,6 @@ def _labelled_history(as_of_days: list[date]) -> History:
         labelled=labelled,
         quarantined=[],
         model_inputs=[],
-        build_seconds=0.0,
         reused=False,
     )
 
@@ -116,12 +115,3 @@ def test_a_training_window_with_labels_not_yet_matured_is_refused_before_trainin
     with pytest.raises(LabelLeak, match="matured later"):
         # The window's last as-of day is 6 days before the retraining: its labels mature a day later.
         Replayer(history).train(day, D0, day - timedelta(days=HORIZON - 1))
-
-
-def test_the_labels_matured_by_a_day_are_exactly_those_of_batches_up_to_it():
-    history = _labelled_history(_days(30))
-    day = D0 + timedelta(days=15)
-    matured = history.matured_by(day)
-    assert matured["as_of_day"].max() == day - timedelta(days=HORIZON)
-    assert (matured[MATURED_ON] <= day).all()
-    assert list(history.matured_on(day)["as_of_day"]) == [day - timedelta(days=HORIZON)]

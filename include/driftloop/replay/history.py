@@ -70,16 +70,7 @@ class History:
     """Every accepted label with the features of its as-of day and ``matured_on``."""
     quarantined: list[date]
     model_inputs: list[str]
-    build_seconds: float
     reused: bool
-
-    def matured_by(self, day: date) -> pd.DataFrame:
-        """The labelled rows that arrived in a batch up to and including ``day``."""
-        return self.labelled[self.labelled[MATURED_ON] <= day]
-
-    def matured_on(self, day: date) -> pd.DataFrame:
-        """The labelled rows that arrived in ``day``'s batch."""
-        return self.labelled[self.labelled[MATURED_ON] == day]
 
     @property
     def complete_from(self) -> date:
@@ -184,9 +175,6 @@ def _labelled(spec: UseCaseSpec, settings: Settings, features: dict[date, pd.Dat
 
 def load_history(request: HistoryRequest, root: Path, base: Settings) -> History:
     """The history of ``request`` built under ``root`` (reused when ``root`` holds the same one), in memory."""
-    import time
-
-    started = time.perf_counter()
     settings = history_settings(base, root)
     spec = active_spec(settings)
     params = source_params(spec, request, settings)
@@ -224,6 +212,5 @@ def load_history(request: HistoryRequest, root: Path, base: Settings) -> History
         labelled=labelled,
         quarantined=quarantined,
         model_inputs=spec.model_inputs(feature_names),
-        build_seconds=time.perf_counter() - started,
         reused=reused,
     )

@@ -17,7 +17,7 @@ next, as the loop's ``DRIFTLOOP_RETRAIN_COOLDOWN_S`` does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 KINDS = ("never", "every", "drift", "quality")
@@ -88,7 +88,6 @@ class PolicyState:
 
     last_retrained: date
     drift_since: date | None = None
-    history: list[str] = field(default_factory=list)
 
 
 def decide(
