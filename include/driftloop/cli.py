@@ -99,7 +99,7 @@ def _replay(args: argparse.Namespace) -> int:
         scenario=args.scenario,
         drift_day=args.drift_day,
         policies=args.policies,
-        out=Path(args.out),
+        out=Path(args.out) if args.out else None,
         first_day=parse_day(args.first_day) if args.first_day else None,
         log_mlflow=not args.no_mlflow,
         quality_days=args.quality_days,
@@ -177,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="never,every:7,drift,quality",
         help="comma-separated: never, every:K, drift[:N], quality (default never,every:7,drift,quality)",
     )
-    replay.add_argument("--out", default="replay", help="output folder (default ./replay); its history/ is reused")
+    replay.add_argument(
+        "--out", help="output folder (default <DRIFTLOOP_DATA_ROOT>/replay); its history/ is reused by the next replay"
+    )
     replay.add_argument("--first-day", help="first day of the history, YYYY-MM-DD (default 2026-01-01)")
     replay.add_argument(
         "--quality-days", type=int, default=7, help="days of matured labels a day's quality pools (default 7)"

@@ -90,7 +90,7 @@ def run_replay(
     scenario: str | None = None,
     drift_day: int | str | date | None = None,
     policies: str = DEFAULT_POLICIES,
-    out: Path | str = "replay",
+    out: Path | str | None = None,
     settings: Settings | None = None,
     first_day: date | None = None,
     log_mlflow: bool = True,
@@ -100,12 +100,13 @@ def run_replay(
 
     ``scenario``, ``entities`` and ``drift_day`` go to the use case's ``replay_params`` (None: its defaults);
     ``drift_day`` is an index into the replayed days (negative: from the end), a date or ``none``; default a third
-    in. The history is built under ``out/history`` and reused by a replay of the same days and params."""
+    in. ``out`` defaults to ``<DRIFTLOOP_DATA_ROOT>/replay``; the history is built under ``out/history`` and reused
+    by a replay of the same days and params."""
     settings = settings or get_settings()
     if days < 2:
         raise ValueError(f"a replay needs at least 2 days, got {days}")
     chosen = parse_policies(policies)
-    out = Path(out)
+    out = Path(out) if out else settings.data_root / "replay"
     first = first_day or DEFAULT_FIRST_DAY
     warmup = warmup_days(settings)
     replayed = [first + timedelta(days=warmup + i) for i in range(days)]
