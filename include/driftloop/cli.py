@@ -111,6 +111,35 @@ def _drift_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from driftloop.replay import run_replay
+
+    result = run_replay(
+        days=args.days,
+        entities=args.entities,
+        scenario=args.scenario,
+        drift_day=args.drift_day,
+        policies=args.policies,
+        out=Path(args.out) if args.out else None,
+        first_day=parse_day(args.first_day) if args.first_day else None,
+        log_mlflow=not args.no_mlflow,
+        quality_days=args.quality_days,
+    )
+    print(result.comparison_table())
+    timings = result.timings
+    print(
+        f"history {timings['history_wall_s']} s wall, {timings['history_cpu_s']} s CPU"
+        + (" (reused)" if timings["history_reused"] else "")
+        + "; "
+        + "; ".join(f"{name} {t['wall_s']} s wall, {t['cpu_s']} s CPU" for name, t in timings["policies"].items())
+    )
+    for name, path in result.paths.items():
+        print(f"{name}: {path}")
+    if result.mlflow_run_id:
+        print(f"MLflow run {result.mlflow_run_id}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per stage; ``simulate`` takes the active use case's source params."""
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
@@ -164,6 +193,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--day", required=True, help="the monitored day, YYYY-MM-DD")
     report.set_defaults(handler=_drift_report)
+    replay = commands.add_parser(
+        "replay",
+        help="replay the active use case's history under retraining policies and compare them (DRIFTLOOP_USECASE)",
+    )
+    replay.add_argument("--days", type=int, default=90, help="days replayed after the warm-up (default 90)")
+    replay.add_argument("--entities", type=int, help="entities of a simulated source (churn: customers, default 20000)")
+    replay.add_argument(
+        "--scenario",
+        help="the source's scenario (churn: concept, covariate or clean, default concept; flights: recorded)",
+    )
+    replay.add_argument(
+        "--drift-day", help="first day of the drift: an index into the replayed days (negative: from the end) or a date"
+    )
+    replay.add_argument(
+        "--policies",
+        default="never,every:7,drift,quality",
+        help="comma-separated: never, every:K, drift[:N], quality (default never,every:7,drift,quality)",
+    )
+    replay.add_argument(
+        "--out", help="output folder (default <DRIFTLOOP_DATA_ROOT>/replay); its history/ is reused by the next replay"
+    )
+    replay.add_argument("--first-day", help="first day of the history, YYYY-MM-DD (default 2026-01-01)")
+    replay.add_argument(
+        "--quality-days", type=int, default=7, help="days of matured labels a day's quality pools (default 7)"
+    )
+    replay.add_argument("--no-mlflow", action="store_true", help="do not log the MLflow run")
+    replay.set_defaults(handler=_replay)
     return parser
 
 

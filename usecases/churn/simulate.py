@@ -412,3 +412,31 @@ def demo_params(days: list[date], drift_day: date, corrupt_day: date | None, set
         "corruption": os.environ.get("DRIFTLOOP_DEMO_CORRUPTION") or "bad_type",
         "corrupt_day": corrupt_day.isoformat() if corrupt_day else None,
     }
+
+
+REPLAY_SCENARIOS = {"clean": "clean", "covariate": "covariate_drift", "concept": "concept_drift"}
+"""The scenarios a replay names (``driftloop replay --scenario``), as this simulator's ``scenario`` param."""
+
+
+def replay_params(
+    days: list[date], drift_day: date | None, scenario: str | None, entities: int | None, settings
+) -> dict:
+    """The source's params for ``driftloop replay``: a world started 60 days before the first day (so its churn has
+    settled, as in the demo), ``entities`` customers
+    (default 20,000) and the scenario (``covariate``/``covariate_drift``, ``concept``/``concept_drift`` or
+    ``clean``; default ``concept``) from ``drift_day`` until the end."""
+    chosen = REPLAY_SCENARIOS.get(scenario or "concept", scenario)
+    if chosen not in SCENARIOS or chosen == "corrupt":
+        known = ", ".join([*REPLAY_SCENARIOS, *REPLAY_SCENARIOS.values()])
+        raise ValueError(f"unknown replay scenario {scenario!r} for the churn simulator; choose one of {known}")
+    if chosen != "clean" and drift_day is None:
+        raise ValueError(f"the {chosen} scenario needs a drift day")
+    return {
+        "customers": int(entities or 20_000),
+        "seed": 7,
+        "epoch": (days[0] - timedelta(days=60)).isoformat(),
+        "scenario": chosen,
+        "scenario_start": drift_day.isoformat() if chosen != "clean" else None,
+        "corruption": None,
+        "corrupt_day": None,
+    }

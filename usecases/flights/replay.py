@@ -233,3 +233,21 @@ def demo_params(days: list[date], drift_day: date, corrupt_day: date | None, set
         "recorded_start": (recorded_drift - (drift_day - days[0])).isoformat(),
         "anchor_day": days[0].isoformat(),
     }
+
+
+def replay_params(
+    days: list[date], drift_day: date | None, scenario: str | None, entities: int | None, settings
+) -> dict:
+    """The source's params for ``driftloop replay``: recorded days replayed from the first day on, so that
+    ``drift_day`` replays :func:`storm_turn` of its weekday (the summer's thunderstorms begin there); without a drift
+    day, the recorded days from ``recorded_start``'s default. The data are recorded: a ``scenario`` other than
+    ``recorded`` is refused and ``entities`` is ignored (the routes are what they were)."""
+    if scenario not in (None, "recorded"):
+        raise ValueError(f"the flights use case replays recorded data; scenario {scenario!r} cannot be simulated")
+    if drift_day is None:
+        return {"recorded_start": _PARAMS["recorded_start"].default, "anchor_day": days[0].isoformat()}
+    recorded_drift = storm_turn(drift_day.weekday(), drift_days=max(1, min(10, (days[-1] - drift_day).days + 1)))
+    return {
+        "recorded_start": (recorded_drift - (drift_day - days[0])).isoformat(),
+        "anchor_day": days[0].isoformat(),
+    }
