@@ -90,9 +90,10 @@ def test_a_quality_drop_takes_the_waiting_drift_records_along_and_the_window_sta
     labels = _clock(DRIFT_DAY + timedelta(days=2))
     claim = drift_records.claim(url, "run-a", "churn", 0, NOW, **GUARDS, labels=labels)
     assert claim.record_ids == [drift.id, drop.id]
-    # Fewer post-drift days than a time split needs: the window reaches back to hold three.
     assert drift_records.retraining_window(claim, labels) == ("2026-05-10", "2026-05-12")
-    assert drift_records.retraining_window(claim, _clock(DRIFT_DAY)) == ("2026-05-08", "2026-05-10")
+    # Fewer post-drift label days than a time split needs: the default window, ending on the newest label.
+    assert drift_records.retraining_window(claim, _clock(DRIFT_DAY + timedelta(days=1))) == (None, "2026-05-11")
+    assert drift_records.retraining_window(claim, _clock(DRIFT_DAY - timedelta(days=2))) == (None, "2026-05-08")
 
 
 def test_without_coalescing_the_oldest_ripe_record_is_taken(url):

@@ -476,15 +476,16 @@ MIN_WINDOW_DAYS = 3
 
 
 def retraining_window(claimed: Claim, labels: LabelClock) -> tuple[str | None, str | None]:
-    """The training window of a claimed retraining, as ISO days for ``train``'s params: from the drift's first day
-    (at least ``MIN_WINDOW_DAYS`` before the end) to the newest matured label day; ``(None, end)`` when only
-    quality drops were claimed (the default window, ending on the newest matured label day)."""
+    """The training window of a claimed retraining, as ISO days for ``train``'s params: from the drift's first day to
+    the newest matured label day; ``(None, end)``, the default window ending on the newest matured label day, when
+    only quality drops were claimed or fewer than ``MIN_WINDOW_DAYS`` post-drift label days have matured (with
+    ``min_post_drift_days`` below that)."""
     end = labels.matured_through
     if end is None:
         return None, None
-    if claimed.drift_start is None:
+    start = claimed.drift_start
+    if start is None or (end - start).days + 1 < MIN_WINDOW_DAYS:
         return None, end.isoformat()
-    start = min(claimed.drift_start, end - timedelta(days=MIN_WINDOW_DAYS - 1))
     return start.isoformat(), end.isoformat()
 
 
