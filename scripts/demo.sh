@@ -37,4 +37,4 @@ then
 fi
 "$here/airflow-up.sh"
 "$here/mlflow-up.sh"
-python -m driftloop.ops.demo
+python -u -m driftloop.ops.demo

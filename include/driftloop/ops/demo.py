@@ -381,7 +381,8 @@ def _split_days(settings: Settings, version: dict) -> dict[str, str]:
 
     if not version.get("airflow_run_id"):
         return {}
-    folder = run_folder(version["airflow_run_id"], settings)
+    # The train DAG's run folder: "<dag id>-<run id>".
+    folder = run_folder(f"{version.get('airflow_dag_id') or 'train'}-{version['airflow_run_id']}", settings)
     days = {}
     for split in SPLITS:
         path = folder / f"{split}.parquet"
@@ -583,6 +584,7 @@ def registry_summary(settings: Settings) -> list[dict]:
                 "drift_records": v.tags.get("drift_records"),
                 "champion_since": v.tags.get("champion_since"),
                 "previous_champion": v.tags.get("previous_champion"),
+                "airflow_dag_id": v.tags.get("dag_id"),
                 "airflow_run_id": v.tags.get("run_id"),
             }
             for v in versions
