@@ -11,10 +11,10 @@ the configuration and the day: the same day is byte-identical whether simulated 
 
 Scenarios apply from ``scenario_start`` for ``scenario_days``: ``covariate_drift`` (price +25%, usage -30%, shorter
 sessions, more mobile), ``concept_drift`` (heavy users now churn more, payment failures and support matter more;
-inputs unchanged), ``price_shock`` (both at once, and a wave of cancellations: the price rise moves the inputs and
-changes who leaves, so a monitor sees the drift and a model retrained on the labels after it can learn the new world) and ``corrupt`` (files
-that break the contract; the world is unaffected). ``corrupt_day`` breaks
-one more day's files in any scenario.
+inputs unchanged), ``price_shock`` (both at once, and a wave of cancellations, most on the standard plan: the price
+rise moves the inputs and changes who leaves, so a monitor sees the drift and a model retrained on the labels after
+it can learn the new world) and ``corrupt`` (files that break the contract; the world is unaffected).
+``corrupt_day`` breaks one more day's files in any scenario.
 """
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ PLAN_PRICES = np.array([8.99, 13.99, 19.99])
 PLAN_SHARES = np.array([0.35, 0.45, 0.20])
 REGION_PRICE_FACTOR = np.array([1.0, 0.95, 1.05, 1.0])
 RENEWAL_DAYS = 30
-PRICE_SHOCK_CHURN = 1.5
+PRICE_SHOCK_CHURN = 1.0
 """How much the ``price_shock`` scenario raises every customer's churn logit beyond the price term: a wave of
 cancellations that gives the days after the shock enough churned labels to learn the new world from."""
+PRICE_SHOCK_PLAN_CHURN = 2.0
+"""How much more it raises the churn logit of standard-plan customers: the plan the rise took past a rival's."""
 _STREAM_CUSTOMERS, _STREAM_DAY, _STREAM_OUTPUT = 0, 1, 2
 
 
@@ -200,7 +202,9 @@ class _World:
             logit = -9.0 + 3.0 * low_engagement + 1.5 * self.recent_failures + 0.6 * self.recent_support
         logit += 2.0 * (price / pop.base_price - 1.0) + 0.5 * (tenure_days < 90)
         if config.scenario == "price_shock" and config.scenario_on(day):
-            logit += PRICE_SHOCK_CHURN
+            # The rise takes the standard plan past a rival's price: its customers leave, the others much less so
+            # (a middle plan, so no linear function of the price captures it).
+            logit += PRICE_SHOCK_CHURN + PRICE_SHOCK_PLAN_CHURN * (pop.plan == PLANS.index("standard"))
         # Interactions and a U-shape, as in real churn: failed payments hurt new customers most, low usage hurts
         # most on the cheapest plan, and binge-watchers who ran out of content leave too.
         logit += 2.5 * (tenure_days < 90) * (self.recent_failures > 0.5)

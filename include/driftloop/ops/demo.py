@@ -275,14 +275,14 @@ def score_monitor_and_retrain(
 ) -> dict:
     """Score the clean days in one run and the first ``DRIFTLOOP_DEMO_DRIFT_SCORED_DAYS`` (3) drift days in one
     more; ``monitor`` and ``retrain_on_drift`` follow on their assets, and the retraining waits for its post-drift
-    labels. Once the loop settled, the remaining days are scored by whichever version is champion then. Returns
+    labels. Once the loop settled, as many following days are scored by whichever version is champion then. Returns
     verdicts, prediction counts and the drift-triggered retraining runs."""
     import pyarrow.parquet as pq
 
     from driftloop.monitoring import drift_records
 
     first = drift_days[: _env_int("DRIFTLOOP_DEMO_DRIFT_SCORED_DAYS", 3)]
-    later = drift_days[len(first) :]
+    later = drift_days[len(first) : 2 * len(first)]
     for dag_id in ("score", "monitor", "retrain_on_drift"):
         client.set_paused(dag_id, False)
     for label, batch in (("clean", clean_days), ("drift", first)):
