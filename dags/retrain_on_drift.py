@@ -5,7 +5,11 @@ Runs after each `monitor` run (on the `drift_reports` asset), and by hand from t
 
 1. **wait_for_drift** (`DriftSensor`, deferrable: it waits in the triggerer and holds no worker slot) waits until
    there is an unconsumed drift record with verdict `drift` or `quality_drop` of the current champion version
-   (records of superseded versions are kept for history and trigger nothing), fewer than
+   (records of superseded versions are kept for history and trigger nothing) that is ripe: a `drift` record once
+   the labels of `DRIFTLOOP_RETRAIN_MIN_POST_DRIFT_DAYS` days from the drift's first day on have matured (the label
+   horizon decides when; the log says which as-of days it waits for and with which batch they arrive), a
+   `quality_drop` record at once. A waiting record stays unconsumed in the store: a later run, or this sensor
+   resumed after a kill, finds it again. Fewer than
    `DRIFTLOOP_RETRAIN_MAX_ACTIVE` drift-triggered retrainings are unfinished and `DRIFTLOOP_RETRAIN_COOLDOWN_S` has
    passed since the last one started. It polls the drift record store
    every `DRIFTLOOP_DRIFT_POKE_INTERVAL_S` seconds; each check first finishes retrainings that never recorded their
@@ -16,9 +20,13 @@ Runs after each `monitor` run (on the `drift_reports` asset), and by hand from t
    It reads the drift database URL from the settings when it runs: no password in its fields.
 2. **claim_drift_records** takes every pending record of the champion (`DRIFTLOOP_RETRAIN_COALESCE`; else the
    oldest) in one locked transaction and marks them consumed by this run, so a record never triggers twice and
-   several records are coalesced into one retraining; if another run got them
+   several records are coalesced into one retraining; it takes only ripe records' episodes (the same label rule as
+   the sensor). The training window runs from the drift's first day to the newest matured label day, so the
+   retraining learns the world since the drift and the gate tests it on the newest matured labels (a
+   quality-drop-only claim uses the default window ending on the newest matured label day); if another run got them
    first, or a guard holds, the rest is skipped and the log says why.
-3. **trigger_train** starts `train` (run id `drift__<this run id>`) with a conf naming the reason and the records,
+3. **trigger_train** starts `train` (run id `drift__<this run id>`) with a conf naming the reason, the records and
+   the training window,
    and waits for it, deferred. `train` itself runs one at a time.
 4. **record_outcome** writes how the training ended to the store; the cooldown counts from the start. When the
    `train` run never started the records are released for the next retraining.
@@ -62,6 +70,7 @@ def retrain_on_drift():
         cooldown_s=monitoring.retrain_cooldown_s,
         claim_timeout_s=monitoring.retrain_claim_timeout_s,
         max_active=monitoring.retrain_max_active,
+        min_post_drift_days=monitoring.retrain_min_post_drift_days,
         poke_interval=monitoring.sensor_poke_interval_s,
         timeout=monitoring.sensor_timeout_s,
         retries=0,
@@ -70,12 +79,16 @@ def retrain_on_drift():
     @task
     def claim_drift_records(ready: dict, **context) -> dict:
         """Consume the pending records of the champion for this run, atomically; skip when there is nothing to take."""
+        import logging
+
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from driftloop.monitoring.drift_records import claim, set_train_run
-        from driftloop_airflow.drift import champion_version
+        from driftloop.monitoring.drift_records import claim, retraining_window, set_train_run
+        from driftloop_airflow.drift import champion_version, label_clock
 
+        log = logging.getLogger("airflow.task")
         run_id = context["run_id"]
+        labels = label_clock(monitoring.retrain_min_post_drift_days)
         claimed = claim(
             monitoring.drift_db_url,
             run_id,
@@ -85,6 +98,7 @@ def retrain_on_drift():
             coalesce=monitoring.retrain_coalesce,
             champion_version=champion_version(settings.model.name),
             claim_timeout_s=monitoring.retrain_claim_timeout_s,
+            labels=labels,
         )
         if claimed is None:
             raise AirflowSkipException(
@@ -92,9 +106,17 @@ def retrain_on_drift():
             )
         train_run_id = f"drift__{run_id}"
         set_train_run(monitoring.drift_db_url, run_id, train_run_id)
+        start, end = retraining_window(claimed, labels)
         log.info("retraining: claimed drift records %s; starting train run %s", claimed.record_ids, train_run_id)
         log.info("reason: %s", claimed.reason)
-        return {"record_ids": claimed.record_ids, "reason": claimed.reason, "train_run_id": train_run_id}
+        log.info("training window: %s..%s (labels matured through %s)", start or "default", end, labels.matured_through)
+        return {
+            "record_ids": claimed.record_ids,
+            "reason": claimed.reason,
+            "train_run_id": train_run_id,
+            "window_start": start,
+            "window_end": end,
+        }
 
     claimed = claim_drift_records(wait_for_drift.output)
     trigger_train = TriggerDagRunOperator(
@@ -104,6 +126,8 @@ def retrain_on_drift():
         conf={
             "reason": "{{ ti.xcom_pull(task_ids='claim_drift_records')['reason'] }}",
             "drift_records": "{{ ti.xcom_pull(task_ids='claim_drift_records')['record_ids'] }}",
+            "window_start": "{{ ti.xcom_pull(task_ids='claim_drift_records')['window_start'] }}",
+            "window_end": "{{ ti.xcom_pull(task_ids='claim_drift_records')['window_end'] }}",
         },
         note="retraining on drift: the records and the reason are in this run's conf (drift_records, reason)",
         wait_for_completion=True,

@@ -38,4 +38,4 @@ fi
 "$here/airflow-up.sh"
 "$here/mlflow-up.sh"
 "$here/dashboard-up.sh"
-python -m driftloop.ops.demo
+python -u -m driftloop.ops.demo

@@ -139,6 +139,7 @@ class MonitoringSettings:
     retrain_max_active: int = 1
     retrain_coalesce: bool = True
     retrain_claim_timeout_s: float = 12 * 3600.0
+    retrain_min_post_drift_days: int = 7
     sensor_poke_interval_s: float = 60.0
     sensor_timeout_s: float = 6 * 3600.0
 
@@ -401,6 +402,7 @@ def load_settings() -> Settings:
             retrain_max_active=_env_int("DRIFTLOOP_RETRAIN_MAX_ACTIVE", 1),
             retrain_coalesce=_env_bool("DRIFTLOOP_RETRAIN_COALESCE", True),
             retrain_claim_timeout_s=_env_float("DRIFTLOOP_RETRAIN_CLAIM_TIMEOUT_S", 12 * 3600.0),
+            retrain_min_post_drift_days=_env_int("DRIFTLOOP_RETRAIN_MIN_POST_DRIFT_DAYS", 7),
             sensor_poke_interval_s=_env_float("DRIFTLOOP_DRIFT_POKE_INTERVAL_S", 60.0),
             sensor_timeout_s=_env_float("DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S", 6 * 3600.0),
         ),

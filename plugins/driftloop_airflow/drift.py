@@ -2,11 +2,14 @@
 
 ``DriftSensor`` checks the drift record store once when it starts; if retraining may not start yet it defers to
 ``DriftTrigger``, which checks again every ``poke_interval`` seconds in the triggerer (no worker slot held) and fires
-when there is at least one unconsumed ``drift`` or ``quality_drop`` record of the current champion version, no
-drift-triggered retraining is still running and the cooldown since the last one has passed
-(``driftloop.monitoring.drift_records.readiness``). Each check first finishes the retrainings that never recorded
-their outcome from Airflow's record of their runs (``driftloop.monitoring.drift_records.reconcile``), and asks the
-registry which version is champion, so records of superseded versions trigger nothing. When the wait ends without a
+when there is at least one unconsumed ``drift`` or ``quality_drop`` record of the current champion version that is
+ripe (a ``drift`` record once labels of ``min_post_drift_days`` days from its first day on have matured, a
+``quality_drop`` at once), no drift-triggered retraining is still running and the cooldown since the last one has
+passed (``driftloop.monitoring.drift_records.readiness``). It keeps no state of its own: each check reads the store
+and the accepted labels again, so a sensor killed while it waits resumes where it was. Each check first finishes the
+retrainings that never recorded their outcome from Airflow's record of their runs
+(``driftloop.monitoring.drift_records.reconcile``), and asks the registry which version is champion, so records of
+superseded versions trigger nothing. When the wait ends without a
 retraining the task ends skipped, its log saying what blocked it and until when.
 
 Neither the operator nor the trigger holds the drift database URL (it carries the password): both read it from
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
@@ -51,7 +54,19 @@ def champion_version(model_name: str) -> str | None:
     return None if champion is None else str(champion.version)
 
 
-def check_drift(model_name: str, cooldown_s: float, max_active: int, claim_timeout_s: float) -> tuple[list[int], str]:
+def label_clock(min_post_drift_days: int):
+    """How far the accepted labels have matured now (``driftloop.monitoring.drift_records.LabelClock``)."""
+    from driftloop.model.training_set import newest_label_day
+    from driftloop.monitoring.drift_records import LabelClock
+    from driftloop.settings import get_settings
+
+    settings = get_settings()
+    return LabelClock(newest_label_day(settings), min_post_drift_days, settings.label_horizon_days)
+
+
+def check_drift(
+    model_name: str, cooldown_s: float, max_active: int, claim_timeout_s: float, min_post_drift_days: int = 0
+) -> tuple[list[int], str]:
     """Reconcile unfinished retrainings with Airflow, then the record ids retraining may start on now (empty when it
     may not) and why."""
     from driftloop.monitoring import drift_records
@@ -67,6 +82,7 @@ def check_drift(model_name: str, cooldown_s: float, max_active: int, claim_timeo
         max_active,
         champion_version=champion_version(model_name),
         claim_timeout_s=claim_timeout_s,
+        labels=label_clock(min_post_drift_days),
     )
     return ids, "; ".join([*reconciled, reason])
 
@@ -83,8 +99,10 @@ class DriftTrigger(BaseTrigger):
         deadline: float,
         max_active: int,
         claim_timeout_s: float,
+        min_post_drift_days: int = 0,
     ) -> None:
         super().__init__()
+        self.min_post_drift_days = min_post_drift_days
         self.model_name = model_name
         self.cooldown_s = cooldown_s
         self.poke_interval_s = poke_interval_s
@@ -103,6 +121,7 @@ class DriftTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "max_active": self.max_active,
                 "claim_timeout_s": self.claim_timeout_s,
+                "min_post_drift_days": self.min_post_drift_days,
             },
         )
 
@@ -111,14 +130,22 @@ class DriftTrigger(BaseTrigger):
         last_reason = None
         while True:
             ids, reason = await asyncio.to_thread(
-                check_drift, self.model_name, self.cooldown_s, self.max_active, self.claim_timeout_s
+                check_drift,
+                self.model_name,
+                self.cooldown_s,
+                self.max_active,
+                self.claim_timeout_s,
+                self.min_post_drift_days,
             )
             if ids:
                 self.log.info("drift sensor fires: %s", reason)
                 yield TriggerEvent({"status": "ready", "record_ids": ids, "reason": reason})
                 return
             if reason != last_reason:
-                self.log.info("drift sensor waits: %s", reason)
+                until = datetime.fromtimestamp(self.deadline, UTC)
+                self.log.info(
+                    "drift sensor waits (checks every %.0f s until %s): %s", self.poke_interval_s, until, reason
+                )
                 last_reason = reason
             if time.time() + self.poke_interval_s > self.deadline:
                 yield TriggerEvent({"status": "timeout", "reason": reason})
@@ -142,10 +169,12 @@ class DriftSensor(BaseSensorOperator):
         cooldown_s: float,
         claim_timeout_s: float,
         max_active: int = 1,
+        min_post_drift_days: int = 0,
         poke_interval: float = 60.0,
         **kwargs,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
+        self.min_post_drift_days = min_post_drift_days
         self.model_name = model_name
         self.cooldown_s = cooldown_s
         self.max_active = max_active
@@ -153,17 +182,26 @@ class DriftSensor(BaseSensorOperator):
 
     def poke(self, context) -> bool:
         """Whether retraining may start now."""
-        ids, reason = check_drift(self.model_name, self.cooldown_s, self.max_active, self.claim_timeout_s)
+        ids, reason = check_drift(
+            self.model_name, self.cooldown_s, self.max_active, self.claim_timeout_s, self.min_post_drift_days
+        )
         self.log.info("drift records: %s", reason)
         return bool(ids)
 
     def execute(self, context) -> dict:
         """Return at once when records are ready, else defer to the trigger until ``timeout``."""
-        ids, reason = check_drift(self.model_name, self.cooldown_s, self.max_active, self.claim_timeout_s)
+        ids, reason = check_drift(
+            self.model_name, self.cooldown_s, self.max_active, self.claim_timeout_s, self.min_post_drift_days
+        )
         if ids:
             self.log.info("drift sensor fires at once: %s", reason)
             return {"record_ids": ids, "reason": reason}
-        self.log.info("drift sensor defers for at most %.0f s: %s", self.timeout, reason)
+        self.log.info(
+            "drift sensor defers for at most %.0f s (until %s): %s",
+            self.timeout,
+            datetime.now(UTC) + timedelta(seconds=self.timeout),
+            reason,
+        )
         self.defer(
             trigger=DriftTrigger(
                 self.model_name,
@@ -172,6 +210,7 @@ class DriftSensor(BaseSensorOperator):
                 time.time() + self.timeout,
                 self.max_active,
                 self.claim_timeout_s,
+                self.min_post_drift_days,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + TRIGGER_GRACE_S),

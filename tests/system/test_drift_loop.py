@@ -18,13 +18,17 @@ through Airflow in tests/integration); from then on `train`, `features`, `score`
 the retraining `train` run are scheduled by Airflow, chained by their assets, with the DriftSensor deferred to the
 triggerer. The checks read what the runs produced: drift records, the retraining ledger, the registry.
 
-Scenario (10,000 customers, covariate drift from day 22):
-1. an initial model (forced: on data this small the gate's merit rules are not a stable fact; they are tested in
-   tests/unit and tests/integration) becomes champion;
-2. clean days 19 and 20 are scored and monitored: no drift verdict, no retraining;
-3. drift days 23 and 24 (one `features` run) are scored and monitored: two drift records, the sensor fires, exactly
-   one `train` run with both records in its conf, and a new registered version;
-4. drift day 25 inside the cooldown: a third drift record, still one retraining run.
+Scenario (20,000 customers, a price shock from day 14: the inputs move and who leaves changes; labels mature after
+3 days, a drift record waits for 5 days of post-drift labels):
+1. an initial model trained on the labels before the drift (forced: the gate's first-model rule on data this small
+   is not a stable fact; it is tested in tests/unit and tests/integration) becomes champion;
+2. clean days 11 and 12 are scored and monitored: no drift verdict, no retraining;
+3. drift days 14 and 15 (one `features` run) are scored and monitored: two drift records; their post-drift labels
+   have matured, so the sensor fires: exactly one `train` run with both records in its conf and a window from the
+   drift's first day to the newest matured label day; the gate promotes it on merit, saying which labels it compared
+   on, and it beats the old champion on the post-drift days it never saw (the demo's ``promotion_on_merit`` and
+   ``quality_by_day``, on the values);
+4. day 16, scored by the new champion inside the cooldown: recorded for version 2, still one retraining run.
 """
 
 from __future__ import annotations
@@ -47,12 +51,13 @@ pytestmark = pytest.mark.system
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START = date(2026, 5, 1)
 N_DAYS = 26
-DRIFT_FROM = 22
-CUSTOMERS = 10_000
-HORIZON = 7
-CLEAN_DAYS = [START + timedelta(days=i) for i in (19, 20)]
-DRIFT_DAYS = [START + timedelta(days=i) for i in (23, 24)]
-LATE_DRIFT_DAY = START + timedelta(days=25)
+DRIFT_FROM = 14
+CUSTOMERS = 20_000
+HORIZON = 3
+CLEAN_DAYS = [START + timedelta(days=i) for i in (11, 12)]
+DRIFT_DAYS = [START + timedelta(days=i) for i in (14, 15)]
+LATE_DRIFT_DAY = START + timedelta(days=16)
+NEWEST_LABEL = START + timedelta(days=N_DAYS - 1 - HORIZON)
 
 
 def _wait_for(what: str, check, timeout_s: float = 300.0, every_s: float = 3.0):
@@ -69,6 +74,7 @@ SCENARIO = {
     "DRIFTLOOP_LABEL_HORIZON_DAYS": str(HORIZON),
     "DRIFTLOOP_FEATURE_WINDOW_DAYS": "7",
     "DRIFTLOOP_RETRAIN_COOLDOWN_S": "3600",
+    "DRIFTLOOP_RETRAIN_MIN_POST_DRIFT_DAYS": "5",
     "DRIFTLOOP_DRIFT_POKE_INTERVAL_S": "3",
     "DRIFTLOOP_DRIFT_SENSOR_TIMEOUT_S": "40",
     # Unpausing a scheduled train would start a run of its own next to the initial one.
@@ -134,7 +140,7 @@ def prepared_data(tmp_path_factory) -> Path:
             seed=9,
             epoch=START - timedelta(days=40),
             label_horizon_days=HORIZON,
-            scenario="covariate_drift",
+            scenario="price_shock",
             scenario_start=START + timedelta(days=DRIFT_FROM),
         )
         for batch in simulate_to_landing(config, START, N_DAYS, base / "landing"):
@@ -318,6 +324,25 @@ def _run_features(client, days: list[date]) -> None:
     assert client.wait_for_runs("features", [run_id], timeout_s=300)[run_id] == "success"
 
 
+def _check_promotion_on_merit(settings) -> None:
+    """What `make demo` reports, on the values: the drift-triggered version 2 beats version 1 on the post-drift
+    day it never saw (its test split), and ``quality_by_day`` says so day by day with the matured rows."""
+    from driftloop.ops.demo import promotion_on_merit, quality_by_day, registry_summary, scored_labels
+
+    versions = registry_summary(settings)
+    labelled = scored_labels(settings, versions, CLEAN_DAYS[0])
+    merit = promotion_on_merit(settings, versions, labelled, DRIFT_DAYS[0])
+    assert merit["promoted_on_merit"] and (merit["version"], merit["previous_champion"]) == ("2", "1"), merit
+    assert merit["days"] == [NEWEST_LABEL.isoformat()] and merit["rows"] > 100, merit
+    assert merit["version_value"] > merit["previous_value"] + 0.05, merit
+    rows = {(r["day"], r["version"]): r for r in quality_by_day(settings, versions, labelled)}
+    newest = NEWEST_LABEL.isoformat()
+    assert rows[(newest, "2")]["in_training"] == "test" and rows[(newest, "1")]["in_training"] == "after"
+    assert rows[(newest, "2")]["value"] > rows[(newest, "1")]["value"]
+    assert rows[(newest, "2")]["matured_rows"] == rows[(newest, "1")]["matured_rows"] == merit["rows"]
+    assert rows[(CLEAN_DAYS[0].isoformat(), "2")]["in_training"] == "before"
+
+
 def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
     from driftloop.model.model_registry import client as registry_client
     from driftloop.monitoring import drift_records
@@ -327,8 +352,9 @@ def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
     for dag_id in ("train", "features", "score", "monitor", "retrain_on_drift"):
         client.set_paused(dag_id, False)
 
-    # 1. The initial champion.
-    initial = client.trigger("train", conf={"force_promote": True, "reason": "initial model"})
+    # 1. The initial champion, trained on the labels before the drift.
+    before = (START + timedelta(days=DRIFT_FROM - 1)).isoformat()
+    initial = client.trigger("train", conf={"force_promote": True, "reason": "initial model", "window_end": before})
     assert client.wait_for_runs("train", [initial], timeout_s=600)[initial] == "success"
     assert str(registry.get_model_version_by_alias("churn", "champion").version) == "1"
 
@@ -344,7 +370,7 @@ def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
     for day in CLEAN_DAYS:
         assert _prediction_rows(settings, day) == _active_customers(settings, day) > 0
 
-    # 3. Drift days in one features run: two records, one retraining that names both.
+    # 3. Drift days in one features run: two records, one retraining that names both, on the post-drift labels.
     _run_features(client, DRIFT_DAYS)
     records = _wait_for(
         "drift days monitored", lambda: set(DRIFT_DAYS) <= set(_records(settings)) and _records(settings)
@@ -361,20 +387,27 @@ def test_drift_turns_into_exactly_one_retraining_through_the_scheduler(loop):
     assert finished[retrain[0]["dag_run_id"]] == "success"
     conf = retrain[0]["conf"]
     assert sorted(conf["drift_records"]) == drift_ids and conf["reason"].startswith("drift: ")
+    assert (conf["window_start"], conf["window_end"]) == (DRIFT_DAYS[0].isoformat(), NEWEST_LABEL.isoformat())
     version = registry.get_model_version("churn", "2")
     assert version.tags["drift_records"] == ",".join(str(i) for i in drift_ids)
-    champion = str(registry.get_model_version_by_alias("churn", "champion").version)
-    assert champion == ("2" if version.tags["promotion_decision"] == "promoted" else "1")
+    assert version.tags["training_window"] == f"{DRIFT_DAYS[0]}..{NEWEST_LABEL}"
+    assert version.tags["promotion_decision"] == "promoted", version.tags["promotion_reasons"]
+    assert (
+        f"compared on the newest matured labels: the test split, as-of days {NEWEST_LABEL}..{NEWEST_LABEL}"
+        in (version.tags["promotion_reasons"])
+    )
+    assert str(registry.get_model_version_by_alias("churn", "champion").version) == "2"
+    _check_promotion_on_merit(settings)
     ledger = _wait_for(
         "the retraining to be recorded",
         lambda: [r for r in drift_records.retrainings(settings.monitoring.drift_db_url, "churn") if r["state"]],
     )
     assert [(r["record_ids"], r["state"]) for r in ledger] == [(drift_ids, "success")]
 
-    # 4. Another drift day inside the cooldown: recorded, not consumed, no second retraining.
+    # 4. The next day, scored by the new champion inside the cooldown: recorded, not consumed, no second retraining.
     _run_features(client, [LATE_DRIFT_DAY])
     late = _wait_for("the late drift day monitored", lambda: _records(settings).get(LATE_DRIFT_DAY))
-    assert late.verdict == "drift"
+    assert late.model_version == "2"
     client.wait_until_idle("retrain_on_drift", timeout_s=300, settle_s=10)
     assert _records(settings)[LATE_DRIFT_DAY].consumed_by is None
     assert [run["dag_run_id"] for run in _train_runs(client) if run["dag_run_id"].startswith("drift__")] == [

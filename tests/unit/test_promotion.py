@@ -65,3 +65,26 @@ def test_for_rmse_the_margin_is_relative_to_the_champion_so_it_means_the_same_at
         assert "of the champion's value" in decision.reasons[1]
         assert not decide_promotion(better, champion, baseline, "regression", 0.10, 0.05).promote
         assert not decide_promotion(better, champion, baseline, "regression", 0.05, 0.03).promote
+
+
+def test_the_gate_says_first_which_labels_it_compared_on():
+    import pandas as pd
+
+    from driftloop.model.training_run import test_labels_described
+    from driftloop.usecase.spec import ENTITY_TIMESTAMP
+
+    test = pd.DataFrame(
+        {
+            ENTITY_TIMESTAMP: pd.to_datetime(
+                ["2026-05-13 23:59:59", "2026-05-14 23:59:59", "2026-05-14 23:59:59"], utc=True
+            )
+        }
+    )
+    compared_on = test_labels_described(test, {"start": "2026-05-10", "end": "2026-05-14"})
+    assert compared_on == (
+        "compared on the newest matured labels: the test split, as-of days 2026-05-13..2026-05-14 (2 day(s), 3 rows) "
+        "of the training window 2026-05-10..2026-05-14"
+    )
+    decision = decide_promotion(_auc(0.80), _auc(0.60), BASELINE, "classification", 0.01, 0.05, compared_on=compared_on)
+    assert decision.promote and decision.reasons[0] == compared_on
+    assert decision.reasons[2].startswith("beats the champion on roc_auc by 0.2000")

@@ -11,8 +11,10 @@ the configuration and the day: the same day is byte-identical whether simulated 
 
 Scenarios apply from ``scenario_start`` for ``scenario_days``: ``covariate_drift`` (price +25%, usage -30%, shorter
 sessions, more mobile), ``concept_drift`` (heavy users now churn more, payment failures and support matter more;
-inputs unchanged) and ``corrupt`` (files that break the contract; the world is unaffected). ``corrupt_day`` breaks
-one more day's files in any scenario.
+inputs unchanged), ``price_shock`` (both at once, and a wave of cancellations, most on the standard plan: the price
+rise moves the inputs and changes who leaves, so a monitor sees the drift and a model retrained on the labels after
+it can learn the new world) and ``corrupt`` (files that break the contract; the world is unaffected).
+``corrupt_day`` breaks one more day's files in any scenario.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ PLANS = PROFILES.columns["plan"].categories
 REGIONS = PROFILES.columns["region"].categories
 _PARAMS = {param.name: param for param in SPEC.source.params}
 SCENARIOS = _PARAMS["scenario"].enum
-"""clean; covariate_drift: a price rise that cuts usage; concept_drift: churn driven differently;
+"""clean; covariate_drift: a price rise that cuts usage; concept_drift: churn driven differently; price_shock: both;
 corrupt: files that break the contract."""
 CORRUPTIONS = _PARAMS["corruption"].enum
 """The ways a corrupt batch breaks the contract, as real feeds do."""
@@ -47,6 +49,11 @@ PLAN_PRICES = np.array([8.99, 13.99, 19.99])
 PLAN_SHARES = np.array([0.35, 0.45, 0.20])
 REGION_PRICE_FACTOR = np.array([1.0, 0.95, 1.05, 1.0])
 RENEWAL_DAYS = 30
+PRICE_SHOCK_CHURN = 1.0
+"""How much the ``price_shock`` scenario raises every customer's churn logit beyond the price term: a wave of
+cancellations that gives the days after the shock enough churned labels to learn the new world from."""
+PRICE_SHOCK_PLAN_CHURN = 2.0
+"""How much more it raises the churn logit of standard-plan customers: the plan the rise took past a rival's."""
 _STREAM_CUSTOMERS, _STREAM_DAY, _STREAM_OUTPUT = 0, 1, 2
 
 
@@ -162,8 +169,8 @@ class _World:
         rng = _rng(config, _STREAM_DAY, day)
         ordinal = day.toordinal()
         active = self.active_on(ordinal)
-        covariate = config.scenario == "covariate_drift" and config.scenario_on(day)
-        concept = config.scenario == "concept_drift" and config.scenario_on(day)
+        covariate = config.scenario in ("covariate_drift", "price_shock") and config.scenario_on(day)
+        concept = config.scenario in ("concept_drift", "price_shock") and config.scenario_on(day)
         weekend = 1.3 if day.weekday() >= 5 else 1.0
         usage = 0.7 if covariate else 1.0
 
@@ -194,6 +201,10 @@ class _World:
         else:
             logit = -9.0 + 3.0 * low_engagement + 1.5 * self.recent_failures + 0.6 * self.recent_support
         logit += 2.0 * (price / pop.base_price - 1.0) + 0.5 * (tenure_days < 90)
+        if config.scenario == "price_shock" and config.scenario_on(day):
+            # The rise takes the standard plan past a rival's price: its customers leave, the others much less so
+            # (a middle plan, so no linear function of the price captures it).
+            logit += PRICE_SHOCK_CHURN + PRICE_SHOCK_PLAN_CHURN * (pop.plan == PLANS.index("standard"))
         # Interactions and a U-shape, as in real churn: failed payments hurt new customers most, low usage hurts
         # most on the cheapest plan, and binge-watchers who ran out of content leave too.
         logit += 2.5 * (tenure_days < 90) * (self.recent_failures > 0.5)
@@ -397,8 +408,9 @@ def write_batches(landing_dir: Path, start: date, n_days: int, params: dict, set
 
 
 def demo_params(days: list[date], drift_day: date, corrupt_day: date | None, settings) -> dict:
-    """``simulate_source``'s params for ``make demo``: a world started well before the first day, covariate drift
-    (price +25%, less viewing, more mobile) from ``drift_day`` and a corrupt batch on ``corrupt_day``. The demo's
+    """``simulate_source``'s params for ``make demo``: a world started well before the first day, a price shock
+    (price +25%, less viewing, more mobile, and heavy users now leave: covariate and concept drift a retraining on
+    the labels after it can learn) from ``drift_day`` and a corrupt batch on ``corrupt_day``. The demo's
     customer count and corruption kind are ``DRIFTLOOP_DEMO_CUSTOMERS`` (20,000) and ``DRIFTLOOP_DEMO_CORRUPTION``
     (``bad_type``)."""
     import os
@@ -407,7 +419,7 @@ def demo_params(days: list[date], drift_day: date, corrupt_day: date | None, set
         "customers": int(os.environ.get("DRIFTLOOP_DEMO_CUSTOMERS") or 20_000),
         "seed": 7,
         "epoch": (days[0] - timedelta(days=settings.label_horizon_days + 30)).isoformat(),
-        "scenario": "covariate_drift",
+        "scenario": "price_shock",
         "scenario_start": drift_day.isoformat(),
         "corruption": os.environ.get("DRIFTLOOP_DEMO_CORRUPTION") or "bad_type",
         "corrupt_day": corrupt_day.isoformat() if corrupt_day else None,

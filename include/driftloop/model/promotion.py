@@ -5,6 +5,8 @@ primary metric (ROC AUC, higher is better; RMSE, lower is better). A challenger 
 baseline, and either there is no champion, or it beats the champion by at least ``margin`` and is not worse than
 the champion by more than ``slice_tolerance`` on any slice both were scored on. A metric that is missing or NaN
 never counts as better. ``force`` promotes regardless, saying so. A worse challenger is never promoted otherwise.
+The first reason names the data the decision is about when the caller says it (``compared_on``: which days, how
+many rows).
 
 ``margin`` and ``slice_tolerance`` are in the metric's units when it has a fixed scale (ROC AUC, 0 to 1) and
 relative to the champion's value when it has none (RMSE: 0.05 means 5 % of the champion's RMSE), so one setting
@@ -79,15 +81,17 @@ def decide_promotion(
     margin: float,
     slice_tolerance: float,
     force: bool = False,
+    compared_on: str | None = None,
 ) -> PromotionDecision:
     """Apply the gate to ``evaluate`` results of the challenger, the champion (None when there is none) and the
-    baseline, all on the same test split; see the module docstring for the rules."""
+    baseline, all on the same test split (``compared_on`` says which, as the first reason); see the module
+    docstring for the rules."""
     if margin < 0 or slice_tolerance < 0:
         raise ValueError(f"margin={margin} and slice_tolerance={slice_tolerance} must not be negative")
     metric, direction = primary_metric(task_type)
     better = "higher" if direction == "higher" else "lower"
     ours, base = _overall(challenger, "challenger", metric), _overall(baseline, "baseline", metric)
-    reasons = []
+    reasons = [compared_on] if compared_on else []
     beats_baseline = _gain(ours, base, direction) > 0
     reasons.append(
         f"{'beats' if beats_baseline else 'does not beat'} the baseline on {metric} ({better} is better): "

@@ -335,6 +335,16 @@ def step_register(folder: Path, tags: dict[str, str], settings: Settings) -> dic
     return asdict(logged)
 
 
+def test_labels_described(test: pd.DataFrame, summary: dict) -> str:
+    """Which labels the gate compares on, for its reasons: the test split, the newest matured as-of days of the
+    training window, with their rows."""
+    days = pd.to_datetime(test[ENTITY_TIMESTAMP]).dt.date
+    return (
+        f"compared on the newest matured labels: the test split, as-of days {days.min()}..{days.max()} "
+        f"({days.nunique()} day(s), {len(test)} rows) of the training window {summary['start']}..{summary['end']}"
+    )
+
+
 def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
     """Re-score the champion on the same test split, decide, and move ``champion`` when the gate says so, through
     ``model_registry.gate_version``: a retry reuses the recorded decision and completes an interrupted promotion."""
@@ -357,6 +367,7 @@ def step_gate(folder: Path, force: bool, settings: Settings) -> dict:
             settings.model.promotion_margin,
             settings.model.slice_tolerance,
             force=force,
+            compared_on=test_labels_described(split.test, json.loads((folder / "training_set.json").read_text())),
         )
         gaps = _read_json(folder, "quality_checks.json", {}).get("parity_gaps", {})
         within, reasons = gap_reasons(gaps, settings.quality.max_parity_gap)

@@ -64,6 +64,25 @@ def label_events(start: date, end: date, settings: Settings | None = None) -> pd
     return labels.sort_values(spec.entity_columns, kind="stable").reset_index(drop=True)
 
 
+def newest_label_day(settings: Settings | None = None) -> date | None:
+    """The newest as-of day among the accepted labels (None when there are none): how far labels have matured.
+    Reads only the as-of column of the newest label partitions (a batch's labels are as of its day or earlier)."""
+    import pyarrow.parquet as pq
+
+    settings = settings or get_settings()
+    spec = active_spec(settings)
+    root = settings.validated_dir / spec.label_table.name
+    newest = None
+    for day in reversed(lake.partition_days(root)):
+        if newest is not None and day <= newest:
+            break
+        column = pq.read_table(lake.partition_dir(root, day) / "part.parquet", columns=[spec.label.as_of_column])
+        values = pd.to_datetime(column.column(0).to_pandas()).dt.date.dropna()
+        if len(values):
+            newest = max(newest or date.min, values.max())
+    return newest
+
+
 def check_labels_matched(events: pd.DataFrame, joined: pd.DataFrame, feature_columns: list[str], spec) -> None:
     """Raise TrainingSetIncomplete unless every label event came back once, with at least one feature value."""
     try:

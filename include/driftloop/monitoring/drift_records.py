@@ -16,6 +16,13 @@ current champion version (all of them, coalesced into one retraining, unless tol
 retraining row, so a record never triggers twice and concurrent claimers cannot both win. Records of a version that
 is no longer champion are kept for history and trigger nothing.
 
+A ``drift`` record (the inputs moved) waits for the labels a retraining needs: it is *ripe* only once labels of
+``min_post_drift_days`` days from its interval's first day on have matured (:class:`LabelClock`, the label horizon
+decides when), so a retraining can learn the new world and be tested on it. A ``quality_drop`` record (its labels
+matured already) is ripe at once. A waiting record stays unconsumed in the store, so it is neither lost nor claimed
+twice, and a sensor killed while it waits finds it again. Once one record is ripe, the claim coalesces every pending
+record of the champion as usual.
+
 A claim whose retraining never reported its outcome (its run was killed, or skipped the last task) does not block
 for good: :func:`reconcile` finishes it from Airflow's record of its ``train`` run (ended: that state; never started
 and its claiming run over: the records are released), and an unfinished claim older than ``claim_timeout_s`` no
@@ -119,12 +126,49 @@ class DriftRecord:
 
 
 @dataclass(frozen=True)
+class LabelClock:
+    """How far labels have matured, and how many post-drift days of them a ``drift`` record waits for.
+
+    ``matured_through`` is the newest as-of day with labels accepted (None: none yet); labels of as-of day ``d``
+    arrive with the batch of ``d + horizon_days``."""
+
+    matured_through: date | None
+    min_post_drift_days: int
+    horizon_days: int
+
+    def needed_through(self, drift_start: date) -> date:
+        """The newest as-of day whose labels a retraining on a drift that began on ``drift_start`` waits for."""
+        return drift_start + timedelta(days=max(self.min_post_drift_days, 1) - 1)
+
+    def ripe(self, record: DriftRecord) -> bool:
+        """Whether ``record`` may start a retraining now: a ``quality_drop`` at once, a ``drift`` once its
+        post-drift labels have matured."""
+        if record.verdict != "drift" or self.min_post_drift_days <= 0:
+            return True
+        return self.matured_through is not None and self.matured_through >= self.needed_through(record.interval_start)
+
+    def waits_for(self, record: DriftRecord) -> str:
+        """What a ``drift`` record that is not ripe waits for, and until when, for the log."""
+        needed = self.needed_through(record.interval_start)
+        matured = self.matured_through.isoformat() if self.matured_through else "no day yet"
+        return (
+            f"the drift began on {record.interval_start} (record {record.id}); a retraining needs labels of "
+            f"{self.min_post_drift_days} day(s) from then on, as of {record.interval_start}..{needed} "
+            f"(DRIFTLOOP_RETRAIN_MIN_POST_DRIFT_DAYS); labels have matured through {matured}, those of {needed} "
+            f"arrive with the batch of {needed + timedelta(days=self.horizon_days)} (label horizon "
+            f"{self.horizon_days} days)"
+        )
+
+
+@dataclass(frozen=True)
 class Claim:
-    """What a retraining run took: its records and the reason it gives ``train``."""
+    """What a retraining run took: its records, the reason it gives ``train``, and the first day of the data drift
+    among them (None when only quality drops were claimed), where its training window starts."""
 
     run_id: str
     record_ids: list[int]
     reason: str
+    drift_start: date | None = None
 
 
 @dataclass(frozen=True)
@@ -332,19 +376,32 @@ def readiness(
     *,
     champion_version: str | None,
     claim_timeout_s: float,
+    labels: LabelClock | None = None,
 ) -> tuple[list[int], str]:
     """The pending actionable record ids of ``champion_version`` when retraining may start now (else an empty
-    list), and why: what blocks it and until when, and which records of superseded versions are ignored."""
+    list), and why: what blocks it and until when (a guard, or the post-drift labels ``labels`` says a ``drift``
+    record waits for; None: no record waits for labels), and which records of superseded versions are ignored."""
     now = now or datetime.now(UTC)
     with failures_named(url, f"checking drift records of {model_name}"), engine(url).connect() as connection:
-        pending = [row.id for row in connection.execute(_pending_query(model_name, champion_version))]
+        records = [_record(row) for row in connection.execute(_pending_query(model_name, champion_version))]
+        pending = [record.id for record in records]
         ignored = _superseded(connection, model_name, champion_version)
         if not pending:
             return [], f"no unconsumed drift or quality-drop record of the champion{ignored}"
+        unripe = _unripe(records, labels)
+        if unripe:
+            return [], unripe + ignored
         blocked = _blocked(connection, model_name, cooldown_s, now, max_active, claim_timeout_s)
     if blocked:
         return [], f"{len(pending)} pending record(s) wait: {blocked}{ignored}"
     return pending, f"{len(pending)} pending record(s) of v{champion_version}: {pending}{ignored}"
+
+
+def _unripe(records: list[DriftRecord], labels: LabelClock | None) -> str:
+    """Why no pending record may start a retraining yet (they all wait for post-drift labels); empty when one may."""
+    if labels is None or any(labels.ripe(record) for record in records):
+        return ""
+    return f"{len(records)} pending drift record(s) wait for post-drift labels: {labels.waits_for(records[0])}"
 
 
 def _lock(connection) -> None:
@@ -363,17 +420,20 @@ def claim(
     *,
     champion_version: str | None,
     claim_timeout_s: float,
+    labels: LabelClock | None = None,
 ) -> Claim | None:
     """Atomically take the pending records of ``champion_version`` for the retraining run ``run_id`` (all of them
-    when ``coalesce``, else the oldest), or None when there is none or a guard holds (see :func:`readiness`).
-    Unfinished claims older than ``claim_timeout_s`` are finished ``expired`` first. Claiming again with the same
-    ``run_id`` returns the same claim."""
+    when ``coalesce``, else the oldest ripe one), or None when there is none, none is ripe by ``labels``, or a guard
+    holds (see :func:`readiness`). Unfinished claims older than ``claim_timeout_s`` are finished ``expired`` first.
+    Claiming again with the same ``run_id`` returns the same claim."""
     now = now or datetime.now(UTC)
     with failures_named(url, f"claiming drift records for retraining run {run_id}"), engine(url).begin() as connection:
         _lock(connection)
         mine = connection.execute(sa.select(retrain_runs).where(retrain_runs.c.run_id == run_id)).one_or_none()
         if mine is not None:
-            return Claim(run_id, json.loads(mine.record_ids), mine.reason)
+            ids = json.loads(mine.record_ids)
+            taken = connection.execute(sa.select(drift_records).where(drift_records.c.id.in_(ids))).all()
+            return Claim(run_id, ids, mine.reason, _drift_start([_record(row) for row in taken]))
         connection.execute(
             retrain_runs.update()
             .where(retrain_runs.c.model_name == model_name)
@@ -384,10 +444,10 @@ def claim(
         if _blocked(connection, model_name, cooldown_s, now, max_active, claim_timeout_s):
             return None
         pending = [_record(row) for row in connection.execute(_pending_query(model_name, champion_version))]
-        if not pending:
+        if not pending or _unripe(pending, labels):
             return None
         if not coalesce:
-            pending = pending[:1]
+            pending = [next(record for record in pending if labels is None or labels.ripe(record))]
         ids = [record.id for record in pending]
         reason = "drift: " + "; ".join(
             f"record {r.id} {r.verdict} on {r.interval_start} (v{r.model_version}"
@@ -408,7 +468,30 @@ def claim(
         )
         if updated.rowcount != len(ids):
             raise RuntimeError(f"claimed {updated.rowcount} of {len(ids)} drift records: the store is inconsistent")
-    return Claim(run_id, ids, reason)
+    return Claim(run_id, ids, reason, _drift_start(pending))
+
+
+MIN_WINDOW_DAYS = 3
+"""The fewest as-of days a training window may hold: the time split needs one each for train, validation, test."""
+
+
+def retraining_window(claimed: Claim, labels: LabelClock) -> tuple[str | None, str | None]:
+    """The training window of a claimed retraining, as ISO days for ``train``'s params: from the drift's first day to
+    the newest matured label day; ``(None, end)``, the default window ending on the newest matured label day, when
+    only quality drops were claimed or fewer than ``MIN_WINDOW_DAYS`` post-drift label days have matured (with
+    ``min_post_drift_days`` below that)."""
+    end = labels.matured_through
+    if end is None:
+        return None, None
+    start = claimed.drift_start
+    if start is None or (end - start).days + 1 < MIN_WINDOW_DAYS:
+        return None, end.isoformat()
+    return start.isoformat(), end.isoformat()
+
+
+def _drift_start(records: list[DriftRecord]) -> date | None:
+    """The first day of data drift among ``records`` (None when none has verdict ``drift``)."""
+    return min((record.interval_start for record in records if record.verdict == "drift"), default=None)
 
 
 def set_train_run(url: str, run_id: str, train_run_id: str) -> None:

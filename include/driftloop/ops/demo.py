@@ -4,8 +4,9 @@ drift-triggered retraining.
 ``make demo`` starts Airflow and the MLflow UI and runs ``python -m driftloop.ops.demo`` for the active use case
 (``DRIFTLOOP_USECASE``; its ``[demo]`` section says how many days, where the drift starts and which batch is corrupt).
 It writes N days of batches through the ``simulate_source`` DAG (the use case's source), triggers
-``ingest`` for each day but the last, unpauses the DAGs so the scheduler also creates the regular run for the last
-day, and waits for ``ingest`` and the asset-triggered ``features`` runs. Then ``train`` makes the first champion,
+``ingest`` for each day but the last, unpauses it so the scheduler also creates the regular run for the last day,
+and then runs ``features`` once for every accepted day (paused while the history is ingested, so one Feast apply and
+materialization serve all days). Then ``train`` makes the first champion,
 ``score`` scores a few clean days and then each drift day, ``monitor`` follows on the predictions asset and writes
 drift records, and ``retrain_on_drift``'s deferred sensor turns the first drift records into one ``train`` run. It
 prints what happened and saves it to ``<data root>/demo/summary.json``. Demo settings come from
@@ -145,7 +146,9 @@ def main() -> int:
         f"drift expected from {drift_day}; source params {source_params}"
     )
 
+    timer = PhaseTimer()
     client.wait_for_dags(DAG_IDS)
+    timer.lap("DAGs parsed")
     client.set_paused("simulate_source", False)
     simulate_run = client.trigger(
         "simulate_source",
@@ -155,17 +158,24 @@ def main() -> int:
     if client.wait_for_runs("simulate_source", [simulate_run])[simulate_run] != "success":
         print("simulate_source failed; see its task log in the UI", file=sys.stderr)
         return 1
+    timer.lap("simulate_source")
 
     run_ids = {day: client.trigger("ingest", day=day) for day in days[:-1]}
     print(f"ingest: triggered {len(run_ids)} runs; unpausing so the scheduler adds the regular run for {days[-1]}")
-    client.set_paused("features", False)
     client.set_paused("ingest", False)
     run_ids[days[-1]] = _regular_run(client, days[-1])
     # Only the demo's runs: a demo that crosses midnight UTC also gets the next day's scheduled run, whose sensor
     # rightly waits for a batch nobody will deliver.
     finished = client.wait_for_runs("ingest", list(run_ids.values()), timeout_s=3600)
     states = {day: finished[run_id] for day, run_id in run_ids.items()}
-    client.wait_until_idle("features", timeout_s=3600, settle_s=20)
+    timer.lap(f"ingest of {n_days} days")
+    # `features` stays paused while the history is ingested (a paused DAG queues no asset events), then one run
+    # catches up every accepted day: one Feast apply and one materialization instead of one per day.
+    client.set_paused("features", False)
+    features_run = client.trigger("features")
+    print(f"features: run {features_run} builds every accepted day at once")
+    client.wait_for_runs("features", [features_run], timeout_s=3600)
+    timer.lap("features of every accepted day")
 
     summary = summarize(settings, days, states)
     tables = list(spec.tables)
@@ -184,10 +194,13 @@ def main() -> int:
             f"{'identical' if equal else 'DIFFERENT'}"
         )
 
-    champion = initial_champion(client, settings)
+    champion = initial_champion(client, settings, drift_day)
+    timer.lap("initial champion")
     clean_days = [d for d in days[max(0, drift_index - clean_scored) : drift_index] if d != corrupt_day]
-    loop = score_monitor_and_retrain(client, settings, clean_days, days[drift_index:])
+    drift_days = days[drift_index:]
+    loop = score_monitor_and_retrain(client, settings, clean_days, drift_days, timer)
     versions = registry_summary(settings)
+    labelled = scored_labels(settings, versions, clean_days[0] if clean_days else drift_day)
     print(f"\nregistry of {settings.model.name}:")
     for v in versions:
         print(
@@ -206,8 +219,9 @@ def main() -> int:
             {"day": row["day"], "reasons": row["quarantined"]} for row in summary if row["quarantined"]
         ],
         "model_versions": versions,
-        "champion_history": champion_history(settings),
+        "champion_history": champion_history(settings, versions),
         "initial_champion": champion,
+        "quality_by_day": quality_by_day(settings, versions, labelled),
         "drift_days": sorted(day for day, verdict in loop["verdicts"].items() if verdict == "drift"),
         "retrain_runs": loop["retrain_runs"],
         "airflow_ui": base_url,
@@ -215,6 +229,10 @@ def main() -> int:
         "drift_reports": f"{settings.monitoring.reports_uri}/drift",
         "dashboard": project_url(settings.links.dashboard_url, settings.links.dashboard_workspace, settings.model.name),
     }
+    result["merit"] = promotion_on_merit(settings, versions, labelled, drift_day)
+    result["policy_comparison"] = policy_comparison(settings, source_params, days, drift_day)
+    timer.lap("summary (quality by day, policy comparison)")
+    result["timings_s"] = timer.laps
     print_loop_table(result)
     out = settings.data_root / "demo" / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -231,54 +249,59 @@ def main() -> int:
         known = "known to be clean" if spec.demo.clean_days_known else "expected calm (recorded data: not a failure)"
         print(f"days {known} without a no_drift verdict: {', '.join(not_clean)}", file=sys.stderr)
     loop_ok = bool(result["drift_days"]) and bool(result["retrain_runs"]) and len(versions) >= 2
-    return 0 if data_ok and loop_ok and not false_alarms else 1
+    merit_ok = result["merit"]["promoted_on_merit"] or not spec.demo.clean_days_known
+    if not result["merit"]["promoted_on_merit"]:
+        print(f"no drift-triggered version became champion on merit: {result['merit']['why']}", file=sys.stderr)
+    return 0 if data_ok and loop_ok and merit_ok and not false_alarms else 1
 
 
-def initial_champion(client: AirflowClient, settings: Settings) -> dict:
-    """Unpause ``train`` (the scheduler starts this week's run) and wait; if the gate promoted nothing, start a run
-    with ``force_promote``, as a user would from the UI, so the loop has a champion. Says which happened."""
+def initial_champion(client: AirflowClient, settings: Settings, drift_day: date) -> dict:
+    """Train the champion that served when the drift began: on the labels that had matured by then (as-of days up to
+    ``label_horizon_days`` before the day before ``drift_day``, so no outcome it learns from happened after the
+    drift). It is promoted with ``force_promote``, saying so: on the few clean days of the demo the gate's first-model
+    rule (beat a linear baseline on one test day) is noise, and the merit that matters is the drift-triggered
+    version's, gated against it."""
     client.set_paused("train", False)
-    print("\ntrain: unpaused; the scheduler starts this week's run")
-    for run in client.wait_until_idle("train", timeout_s=1800, settle_s=15):
-        states = {t["task_id"]: t["state"] for t in client.task_instances("train", run["dag_run_id"])}
-        print(f"train: run {run['dag_run_id']} {run['state']}; champion published: {states.get('publish_champion')}")
-    versions = registry_summary(settings)
-    champion = next((v for v in versions if "champion" in v["aliases"]), None)
-    if champion is not None:
-        print(f"version {champion['version']} became champion by the gate: {champion['reasons']}")
-        return {"version": champion["version"], "forced": False}
-    for v in versions:
-        print(f"version {v['version']} was not promoted: {v['reasons']}")
-    print("the gate promoted no version; starting train with force_promote, as a user would from the UI")
-    run_id = client.trigger(
-        "train", conf={"force_promote": True, "reason": "demo: first champion forced after the gate rejected it"}
-    )
-    client.wait_for_runs("train", [run_id], timeout_s=1800)
-    champion = next(v for v in registry_summary(settings) if "champion" in v["aliases"])
-    return {"version": champion["version"], "forced": True}
+    before = (drift_day - timedelta(days=1 + settings.label_horizon_days)).isoformat()
+    reason = f"demo: the champion before the drift, on the labels matured by then (as of {before} at the latest)"
+    print(f"\ntrain: {reason}; promoted with force_promote")
+    run_id = client.trigger("train", conf={"window_end": before, "force_promote": True, "reason": reason})
+    state = client.wait_for_runs("train", [run_id], timeout_s=1800)[run_id]
+    champion = next((v for v in registry_summary(settings) if "champion" in v["aliases"]), None)
+    print(f"train: run {run_id} {state}; champion: version {champion['version'] if champion else '-'}")
+    return {"version": champion["version"] if champion else None, "forced": True, "window_end": before}
 
 
 def score_monitor_and_retrain(
-    client: AirflowClient, settings: Settings, clean_days: list[date], drift_days: list[date]
+    client: AirflowClient, settings: Settings, clean_days: list[date], drift_days: list[date], timer: PhaseTimer
 ) -> dict:
-    """Score the clean days in one run and the drift days one run per day, as daily runs would; ``monitor`` and
-    ``retrain_on_drift`` follow on their assets. Waits for the loop to settle and returns verdicts, prediction
-    counts and the drift-triggered retraining runs."""
+    """Score the clean days in one run and the first ``DRIFTLOOP_DEMO_DRIFT_SCORED_DAYS`` (3) drift days in one
+    more; ``monitor`` and ``retrain_on_drift`` follow on their assets, and the retraining waits for its post-drift
+    labels. Once the loop settled, as many following days are scored by whichever version is champion then. Returns
+    verdicts, prediction counts and the drift-triggered retraining runs."""
     import pyarrow.parquet as pq
 
     from driftloop.monitoring import drift_records
 
+    first = drift_days[: _env_int("DRIFTLOOP_DEMO_DRIFT_SCORED_DAYS", 3)]
+    later = drift_days[len(first) : 2 * len(first)]
     for dag_id in ("score", "monitor", "retrain_on_drift"):
         client.set_paused(dag_id, False)
-    print(f"\nscore: clean days {', '.join(map(str, clean_days))}; monitor and retrain_on_drift follow")
-    client.wait_for_runs("score", [client.trigger("score", conf={"days": [d.isoformat() for d in clean_days]})])
-    client.wait_until_idle("monitor", timeout_s=1800, settle_s=15)
-    for day in drift_days:
-        print(f"score: {day} (drift)")
-        client.wait_for_runs("score", [client.trigger("score", conf={"days": [day.isoformat()]})])
-        client.wait_until_idle("monitor", timeout_s=1800, settle_s=10)
+    for label, batch in (("clean", clean_days), ("drift", first)):
+        print(f"\nscore: {label} days {', '.join(map(str, batch))}; monitor and retrain_on_drift follow")
+        client.wait_for_runs("score", [client.trigger("score", conf={"days": [d.isoformat() for d in batch]})])
+        client.wait_until_idle("monitor", timeout_s=1800, settle_s=5)
+        timer.lap(f"score and monitor the {label} days")
     for dag_id in ("retrain_on_drift", "train"):
-        client.wait_until_idle(dag_id, timeout_s=3600, settle_s=20)
+        client.wait_until_idle(dag_id, timeout_s=3600, settle_s=10)
+    timer.lap("drift-triggered retraining")
+    if later:
+        print(f"\nscore: the days after, {', '.join(map(str, later))}, with the champion of now")
+        client.wait_for_runs("score", [client.trigger("score", conf={"days": [d.isoformat() for d in later]})])
+        client.wait_until_idle("monitor", timeout_s=1800, settle_s=5)
+        for dag_id in ("retrain_on_drift", "train"):
+            client.wait_until_idle(dag_id, timeout_s=3600, settle_s=5)
+        timer.lap("score and monitor the days after")
     url = settings.monitoring.drift_db_url
     verdicts = {r.interval_start.isoformat(): r.verdict for r in drift_records.records(url, settings.model.name)}
     reports = {r.interval_start.isoformat(): r.report_uri for r in drift_records.records(url, settings.model.name)}
@@ -303,15 +326,193 @@ def score_monitor_and_retrain(
     return {"verdicts": verdicts, "predictions": predictions, "retrain_runs": retrain_runs}
 
 
-def champion_history(settings: Settings) -> list[dict]:
+class PhaseTimer:
+    """Wall-clock seconds of each phase of the demo, printed as they end and kept for ``summary.json``."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.monotonic()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        """Close ``phase``: record and print its seconds and the total so far."""
+        now = time.monotonic()
+        self.laps[phase] = round(now - self.last, 1)
+        self.laps["total"] = round(now - self.started, 1)
+        self.last = now
+        print(f"[demo timing] {phase}: {self.laps[phase]:.0f} s (total {self.laps['total']:.0f} s)")
+
+
+def champion_history(settings: Settings, versions: list[dict]) -> list[dict]:
     """The champion history the registry records: which version held ``champion`` from when to when, the version it
-    replaced, how it got there (gate, force_promote, rollback), who and why."""
+    replaced, how it got there (gate, force_promote, rollback), who and why, with the gate's decision and reasons
+    of that version."""
     from dataclasses import asdict
 
     from driftloop.model.model_registry import read_history
 
+    gate = {v["version"]: v for v in versions}
     history = read_history(settings.mlflow_tracking_uri, settings.model.name)
-    return [{**asdict(row), "replaced": row.previous} for row in history.tenures() if row.state in ("current", "ended")]
+    return [
+        {
+            **asdict(row),
+            "replaced": row.previous,
+            "promotion_decision": gate.get(row.version, {}).get("decision"),
+            "gate_reasons": gate.get(row.version, {}).get("reasons"),
+        }
+        for row in history.tenures()
+        if row.state in ("current", "ended")
+    ]
+
+
+def _split_days(settings: Settings, version: dict) -> dict[str, str]:
+    """``as-of day -> split`` (train, validation, test) of the training run that registered ``version``."""
+    import pyarrow.parquet as pq
+
+    from driftloop.model.training_run import SPLITS, run_folder
+    from driftloop.usecase.spec import ENTITY_TIMESTAMP
+
+    if not version.get("airflow_run_id"):
+        return {}
+    # The train DAG's run folder: "<dag id>-<run id>".
+    folder = run_folder(f"{version.get('airflow_dag_id') or 'train'}-{version['airflow_run_id']}", settings)
+    days = {}
+    for split in SPLITS:
+        path = folder / f"{split}.parquet"
+        if path.exists():
+            stamps = pq.read_table(path, columns=[ENTITY_TIMESTAMP]).column(0).to_pandas()
+            days.update({d.isoformat(): split for d in stamps.dt.date.unique()})
+    return days
+
+
+def scored_labels(settings: Settings, versions: list[dict], first_day: date):
+    """The matured labels as of ``first_day`` up to the newest, joined point-in-time with their features, with one
+    prediction column per registered version (``v<N>``) and the as-of ``day``: what the versions are compared on."""
+    from driftloop.model.model_registry import predict_with_version
+    from driftloop.model.training_run import model_input_columns
+    from driftloop.model.training_set import build_training_set, newest_label_day
+    from driftloop.usecase.spec import ENTITY_TIMESTAMP
+
+    newest = newest_label_day(settings)
+    if newest is None or newest < first_day:
+        return None
+    frame = build_training_set(first_day, newest, settings).frame
+    inputs = model_input_columns(frame, settings)
+    frame = frame.assign(day=frame[ENTITY_TIMESTAMP].dt.date)
+    for v in versions:
+        frame[f"v{v['version']}"] = predict_with_version(
+            settings.mlflow_tracking_uri, settings.model.name, v["version"], frame, inputs
+        )
+    return frame
+
+
+def _metric(settings: Settings, frame, column: str) -> tuple[float | None, str | None]:
+    """The primary metric of predictions ``column`` on ``frame``'s labels, or None and why it cannot be scored."""
+    from driftloop.model.evaluation import evaluate, primary_metric
+    from driftloop.model.training import target_column
+
+    metric, _ = primary_metric(settings.task_type)
+    try:
+        result = evaluate(settings.task_type, frame[target_column(settings.task_type)], frame[column])
+    except ValueError as exc:
+        return None, str(exc)
+    return round(result["overall"][metric], 4), None
+
+
+def quality_by_day(settings: Settings, versions: list[dict], labelled) -> list[dict]:
+    """Per matured as-of day and registered version: the primary metric on that day's labels, the matured rows, and
+    where the day lay in the version's own training (``train``/``validation``/``test`` split, ``before`` or ``after``
+    its window; only ``test`` and ``after`` are unseen by it)."""
+    from driftloop.model.evaluation import primary_metric
+
+    if labelled is None:
+        return []
+    metric, _ = primary_metric(settings.task_type)
+    rows = []
+    for v in versions:
+        splits = _split_days(settings, v)
+        window = (v.get("training_window") or "..").split("..")
+        for day, part in labelled.groupby("day"):
+            value, why = _metric(settings, part, f"v{v['version']}")
+            key = day.isoformat()
+            role = splits.get(key) or ("after" if window[1] and key > window[1] else "before")
+            rows.append(
+                {
+                    "day": key,
+                    "version": v["version"],
+                    "metric": metric,
+                    "value": value,
+                    "matured_rows": int(len(part)),
+                    "in_training": role,
+                    **({"unscored": why} if why else {}),
+                }
+            )
+    return sorted(rows, key=lambda r: (r["day"], int(r["version"])))
+
+
+def promotion_on_merit(settings: Settings, versions: list[dict], labelled, drift_day: date) -> dict:
+    """Whether a drift-triggered version became champion through the gate (``promotion_decision`` ``promoted``, not
+    forced) and beats the champion it replaced on the matured post-drift days it never saw (its test split and
+    after), pooled: both versions scored on the same rows. Says which days, how many rows and the metrics."""
+    from driftloop.model.evaluation import primary_metric
+
+    metric, direction = primary_metric(settings.task_type)
+    by_version = {v["version"]: v for v in versions}
+    candidates = [
+        v
+        for v in versions
+        if (v.get("reason") or "").startswith("drift:") and v.get("decision") == "promoted" and v["previous_champion"]
+    ]
+    if not candidates:
+        triggered = [v for v in versions if (v.get("reason") or "").startswith("drift:")]
+        why = "; ".join(f"v{v['version']}: {v['decision']} ({v['reasons']})" for v in triggered)
+        return {"promoted_on_merit": False, "why": why or "no drift-triggered version was registered"}
+    v = candidates[-1]
+    previous = by_version.get(str(v["previous_champion"]))
+    splits = _split_days(settings, v)
+    end = (v.get("training_window") or "..").split("..")[1]
+    unseen = (
+        [
+            d
+            for d in sorted({d.isoformat() for d in labelled["day"]})
+            if d >= drift_day.isoformat() and (splits.get(d) == "test" or (end and d > end))
+        ]
+        if labelled is not None
+        else []
+    )
+    part = labelled[labelled["day"].map(lambda d: d.isoformat()).isin(unseen)] if unseen else None
+    ours, why_ours = _metric(settings, part, f"v{v['version']}") if part is not None else (None, "no unseen day")
+    theirs, _ = _metric(settings, part, f"v{previous['version']}") if part is not None and previous else (None, None)
+    better = ours is not None and theirs is not None and (ours > theirs if direction == "higher" else ours < theirs)
+    return {
+        "promoted_on_merit": better,
+        "version": v["version"],
+        "previous_champion": previous["version"] if previous else None,
+        "promotion_decision": v["decision"],
+        "forced": False,
+        "days": unseen,
+        "rows": int(len(part)) if part is not None else 0,
+        "metric": metric,
+        "version_value": ours,
+        "previous_value": theirs,
+        "why": (
+            f"v{v['version']} {metric} {ours} vs v{previous['version'] if previous else '-'} {theirs} on the "
+            f"post-drift days it never saw ({', '.join(unseen) or why_ours})"
+        ),
+    }
+
+
+def policy_comparison(settings: Settings, source_params: dict, days: list[date], drift_day: date) -> dict:
+    """The replay's comparison of retraining policies on the demo's scenario, for ``summary.json``: the hook that
+    ``driftloop.replay`` (issue #14, part 2) fills through its ``demo_policy_comparison(settings, source_params,
+    days, drift_day)`` (a JSON-ready dict) when this checkout has it; else ``status`` ``unavailable`` and why."""
+    try:
+        from driftloop import replay
+    except ImportError as exc:
+        return {"status": "unavailable", "reason": f"driftloop.replay is not in this checkout ({exc})"}
+    compare = getattr(replay, "demo_policy_comparison", None)
+    if compare is None:
+        return {"status": "unavailable", "reason": "driftloop.replay has no demo_policy_comparison()"}
+    return {"status": "ok", **compare(settings, source_params, days, drift_day)}
 
 
 def print_loop_table(result: dict) -> None:
@@ -332,6 +533,24 @@ def print_loop_table(result: dict) -> None:
             )
         else:
             print("retrain runs:         -")
+    merit = result["merit"]
+    print(f"promotion on merit:   {'yes' if merit['promoted_on_merit'] else 'NO'}: {merit['why']}")
+    versions = sorted({row["version"] for row in result["quality_by_day"]}, key=int)
+    if versions:
+        print("\nquality by matured as-of day (" + result["quality_by_day"][0]["metric"] + "; * = unseen by it)")
+        print(f"{'day':<12}{'rows':>6}" + "".join(f"{'v' + v:>10}" for v in versions))
+        by_day: dict[str, dict] = {}
+        for row in result["quality_by_day"]:
+            by_day.setdefault(row["day"], {})[row["version"]] = row
+        for day, cells in by_day.items():
+            values = "".join(
+                f"{'-' if cells[v]['value'] is None else format(cells[v]['value'], '.4f'):>9}"
+                + ("*" if cells[v]["in_training"] in ("test", "after") else " ")
+                for v in versions
+            )
+            print(f"{day:<12}{next(iter(cells.values()))['matured_rows']:>6}{values}")
+    comparison = result["policy_comparison"]
+    print(f"\npolicy comparison:    {comparison.get('reason') or comparison.get('status')}")
 
 
 def registry_summary(settings: Settings) -> list[dict]:
@@ -357,6 +576,8 @@ def registry_summary(settings: Settings) -> list[dict]:
                 "drift_records": v.tags.get("drift_records"),
                 "champion_since": v.tags.get("champion_since"),
                 "previous_champion": v.tags.get("previous_champion"),
+                "airflow_dag_id": v.tags.get("dag_id"),
+                "airflow_run_id": v.tags.get("run_id"),
             }
             for v in versions
         ),

@@ -133,6 +133,27 @@ def test_concept_drift_keeps_the_inputs_but_changes_who_churns():
     assert not clean_labels["churned"].equals(concept_labels["churned"])
 
 
+def test_a_price_shock_moves_the_inputs_and_makes_the_standard_plan_leave_most():
+    start = EPOCH + timedelta(days=20)
+    days = [start + timedelta(days=i) for i in range(0, 40)]
+    clean = simulate_days(_config(n_customers=3000, label_horizon_days=3), days)
+    shock = simulate_days(
+        _config(n_customers=3000, label_horizon_days=3, scenario="price_shock", scenario_start=start), days
+    )
+    clean_charge, clean_sessions = _mean_charge_and_sessions(clean[days[5]])
+    shock_charge, shock_sessions = _mean_charge_and_sessions(shock[days[5]])
+    assert shock_charge > 1.2 * clean_charge and shock_sessions < 0.85 * clean_sessions
+
+    def churn_by_plan(world):
+        labels = pd.concat(world[d][LABELS.name] for d in days[3:12])
+        plans = world[days[0]][PROFILES.name].set_index("customer_id")["plan"]
+        return labels.assign(plan=labels["customer_id"].map(plans)).groupby("plan")["churned"].mean()
+
+    clean_churn, shock_churn = churn_by_plan(clean), churn_by_plan(shock)
+    assert (shock_churn > clean_churn).all()
+    assert shock_churn["standard"] > 1.5 * max(shock_churn["basic"], shock_churn["premium"])
+
+
 @pytest.mark.parametrize(
     ("kind", "broken"),
     [
