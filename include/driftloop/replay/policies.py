@@ -6,7 +6,8 @@ A policy is named on the command line:
 - ``every:K``: retrain every ``K`` days (``every:1`` is daily), on the newest training window;
 - ``drift[:N]``: as ``retrain_on_drift`` does, on the production version's actionable verdicts: a ``quality_drop``
   retrains at once; a ``drift`` (data or prediction drift) waits until ``N`` days of labels from the drift's first day
-  on have matured (default 7), then trains on those post-drift labels only;
+  on have matured (default ``DRIFTLOOP_RETRAIN_MIN_POST_DRIFT_DAYS``, the loop's own setting), then trains on
+  those post-drift labels only;
 - ``quality``: retrain on a ``quality_drop`` verdict only (matured labels worse than the version's test metric beyond
   ``DRIFTLOOP_QUALITY_DROP_TOLERANCE``).
 
@@ -22,6 +23,7 @@ from datetime import date, timedelta
 
 KINDS = ("never", "every", "drift", "quality")
 DEFAULT_POST_DRIFT_DAYS = 7
+"""The post-drift label days of a bare ``drift`` when the caller names none (the setting's own default)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,9 @@ class Policy:
         return self.days or DEFAULT_POST_DRIFT_DAYS
 
 
-def parse_policy(text: str) -> Policy:
-    """A policy from ``never``, ``every:K``, ``drift``, ``drift:N`` or ``quality``; ValueError naming the choices."""
+def parse_policy(text: str, post_drift_days: int = DEFAULT_POST_DRIFT_DAYS) -> Policy:
+    """A policy from ``never``, ``every:K``, ``drift``, ``drift:N`` or ``quality`` (a bare ``drift`` waits for
+    ``post_drift_days``); ValueError naming the choices."""
     kind, _, setting = text.strip().partition(":")
     if kind not in KINDS:
         raise ValueError(f"unknown retraining policy {text!r}; choose never, every:K, drift, drift:N or quality")
@@ -55,15 +58,15 @@ def parse_policy(text: str) -> Policy:
     if kind == "every" and not setting:
         raise ValueError(f"policy 'every' needs a period in days, e.g. every:7 (got {text!r})")
     if not setting:
-        return Policy(kind, DEFAULT_POST_DRIFT_DAYS)
+        return Policy(kind, post_drift_days)
     if not setting.isdigit() or int(setting) < 1:
         raise ValueError(f"policy {text!r}: the setting must be a whole number of days, at least 1")
     return Policy(kind, int(setting))
 
 
-def parse_policies(text: str) -> list[Policy]:
-    """Comma-separated policies, each once."""
-    policies = [parse_policy(part) for part in text.split(",") if part.strip()]
+def parse_policies(text: str, post_drift_days: int = DEFAULT_POST_DRIFT_DAYS) -> list[Policy]:
+    """Comma-separated policies, each once (a bare ``drift`` waits for ``post_drift_days``)."""
+    policies = [parse_policy(part, post_drift_days) for part in text.split(",") if part.strip()]
     names = [p.name for p in policies]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:

@@ -105,7 +105,7 @@ def run_replay(
     settings = settings or get_settings()
     if days < 2:
         raise ValueError(f"a replay needs at least 2 days, got {days}")
-    chosen = parse_policies(policies)
+    chosen = parse_policies(policies, settings.monitoring.retrain_min_post_drift_days)
     out = Path(out) if out else settings.data_root / "replay"
     first = first_day or DEFAULT_FIRST_DAY
     warmup = warmup_days(settings)
@@ -164,3 +164,35 @@ def run_replay(
     paths["plot"] = plot_quality(table, drift, settings.label_horizon_days, quality_days, title, out / "quality.png")
     run_id = log_run(settings, params, summary, list(paths.values())) if log_mlflow else None
     return ReplayResult(table=table, summary=summary, paths=paths, mlflow_run_id=run_id, timings=timings)
+
+
+DEMO_REPLAY_DAYS = 30
+"""Days the demo's replay plays after its warm-up: enough matured post-drift days to compare policies, few enough
+to keep ``make demo`` short."""
+
+
+def demo_policy_comparison(settings: Settings, source_params: dict, days: list[date], drift_day: date) -> dict:
+    """The policy comparison ``make demo`` ends with: a replay of the demo's scenario (the source's ``scenario``,
+    with its ``customers``/``entities`` when it has them) over :data:`DEMO_REPLAY_DAYS` days with the drift a
+    quarter in, under never, every:7, drift (``DRIFTLOOP_RETRAIN_MIN_POST_DRIFT_DAYS``) and quality, written under
+    ``<data root>/demo/replay`` with its MLflow run; a JSON-ready dict with the table, the comparison per policy,
+    the outputs and the timings. ``days`` and ``drift_day`` are the demo's own, recorded beside it."""
+    entities = source_params.get("customers") or source_params.get("entities")
+    result = run_replay(
+        days=DEMO_REPLAY_DAYS,
+        entities=int(entities) if entities else None,
+        scenario=source_params.get("scenario"),
+        drift_day=DEMO_REPLAY_DAYS // 4,
+        out=settings.data_root / "demo" / "replay",
+        settings=settings,
+    )
+    return {
+        "scenario": result.summary.get("params", {}).get("scenario", source_params.get("scenario")),
+        "demo_days": f"{days[0]}..{days[-1]}",
+        "demo_drift_day": drift_day.isoformat(),
+        "table": result.comparison_table(),
+        "policies": result.policy_comparison(),
+        "outputs": {name: str(path) for name, path in result.paths.items()},
+        "mlflow_run_id": result.mlflow_run_id,
+        "timings": result.timings,
+    }
