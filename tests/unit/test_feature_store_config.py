@@ -89,3 +89,21 @@ def test_a_tracking_server_keeps_artifacts_behind_its_proxy(data_root, monkeypat
     assert load_settings().mlflow_artifact_root == "mlflow-artifacts:/driftloop"
     monkeypatch.setenv("DRIFTLOOP_MLFLOW_ARTIFACT_ROOT", "s3://artifacts/driftloop")
     assert load_settings().mlflow_artifact_root == "s3://artifacts/driftloop"
+
+
+def test_a_feature_store_leaves_no_feast_paths_behind_for_the_next_settings(tmp_path, monkeypatch):
+    """The variables ``feature_repo/`` expands are set only while Feast reads them: a process that opened one data
+    root's store and then loads settings for another (tests, the replay, a CLI) gets the other root's Feast paths."""
+    from driftloop.features.feature_store import feature_store
+    from driftloop.settings import Settings
+
+    for name in Settings.feast_env(load_settings()):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DRIFTLOOP_DATA_ROOT", str(tmp_path / "first"))
+    first = load_settings()
+    feature_store(first)
+    assert not set(first.feast_env()) & set(os.environ)
+    monkeypatch.setenv("DRIFTLOOP_DATA_ROOT", str(tmp_path / "second"))
+    second = load_settings()
+    assert second.feast_online_path.is_relative_to(tmp_path / "second"), second.feast_online_path
+    assert second.feast_registry.startswith(str(tmp_path / "second")), second.feast_registry

@@ -83,8 +83,24 @@ def repo_config_values(settings: Settings) -> dict:
     }
 
 
-def _export_env(settings: Settings) -> None:
-    os.environ.update(settings.feast_env())
+@contextlib.contextmanager
+def _feast_environment(settings: Settings):
+    """The variables ``feature_repo/`` expands (``Settings.feast_env``) set for the block and restored after it, so
+    a later ``load_settings`` in the same process (another data root) does not inherit this store's paths."""
+    values = settings.feast_env()
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _make_folders(settings: Settings) -> None:
     if settings.feast_online_store == "sqlite":
         settings.feast_online_path.parent.mkdir(parents=True, exist_ok=True)
     if not is_database_url(settings.feast_registry):
@@ -94,22 +110,22 @@ def _export_env(settings: Settings) -> None:
 def feature_store(settings: Settings | None = None) -> FeatureStore:
     """A FeatureStore on ``feature_repo/`` configured from driftloop's settings."""
     settings = settings or get_settings()
-    _export_env(settings)
+    _make_folders(settings)
     config = RepoConfig(**repo_config_values(settings))
     config.repo_path = settings.feature_repo
-    return FeatureStore(repo_path=str(settings.feature_repo), config=config)
+    with _feast_environment(settings):
+        return FeatureStore(repo_path=str(settings.feature_repo), config=config)
 
 
 def _repo_contents(settings: Settings) -> RepoContents:
     """Parse ``feature_repo/`` afresh (its modules read the environment when imported), as ``feast apply`` does."""
-    _export_env(settings)
     repo_dir = str(settings.feature_repo)
     if repo_dir not in sys.path:
         sys.path.append(repo_dir)
     for name, module in list(sys.modules.items()):
         if (getattr(module, "__file__", None) or "").startswith(repo_dir + os.sep):
             del sys.modules[name]
-    with contextlib.chdir(settings.feature_repo):
+    with _feast_environment(settings), contextlib.chdir(settings.feature_repo):
         repo = parse_repo(settings.feature_repo)
     projects = [project.name for project in repo.projects]
     if projects != [settings.feast_project]:
