@@ -271,7 +271,9 @@ def column_schema(frame: pd.DataFrame) -> Schema:
     return Schema(specs)
 
 
-def _experiment_id(name: str, artifact_location: str) -> str:
+def experiment_id(name: str, artifact_location: str) -> str:
+    """The id of the MLflow experiment ``name`` on the current tracking URI, created with ``artifact_location`` when
+    missing."""
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
         return mlflow.create_experiment(name, artifact_location=artifact_location)
@@ -442,13 +444,13 @@ def log_and_register(
                 version = _keep_one(mlflow_client, model_name, earlier)
                 _ensure_challenger(mlflow_client, model_name, version)
                 return LoggedModel(run_id=version.run_id, model_uri=version.source, version=str(version.version))
-        experiment_id = _experiment_id(model_name, artifact_location)
+        run_experiment = experiment_id(model_name, artifact_location)
         tags = {**tags, "device": model.device, "task_type": model.task_type}
         card = model_card(model, evaluation, baseline, tags) + card_sections
-        logged = _finished_run(mlflow_client, experiment_id, run_key) if run_key is not None else None
+        logged = _finished_run(mlflow_client, run_experiment, run_key) if run_key is not None else None
         snapshot = (snapshot_path, snapshot_sha256)
         run_id, model_uri, model_id = logged or _log_run(
-            mlflow_client, experiment_id, model, test, evaluation, baseline, snapshot, tags, card
+            mlflow_client, run_experiment, model, test, evaluation, baseline, snapshot, tags, card
         )
         try:
             mlflow_client.create_registered_model(model_name)

@@ -610,12 +610,7 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings, reports: dict[str,
 
     registry = model_registry.client(settings.mlflow_tracking_uri)
     name = f"{settings.model.name}-monitoring"
-    experiment = mlflow.get_experiment_by_name(name)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment is not None
-        else mlflow.create_experiment(name, artifact_location=f"{settings.mlflow_artifact_root}/monitoring")
-    )
+    experiment_id = model_registry.experiment_id(name, f"{settings.mlflow_artifact_root}/monitoring")
     metrics = {
         "drift_share": result.drift.drift_share,
         "prediction_drift": result.drift.prediction_drift,

@@ -94,12 +94,7 @@ def log_run(settings: Settings, params: dict, summary: dict, files: list[Path]) 
 
     model_registry.client(settings.mlflow_tracking_uri)
     name = f"{settings.model.name}-replay"
-    experiment = mlflow.get_experiment_by_name(name)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment is not None
-        else mlflow.create_experiment(name, artifact_location=f"{settings.mlflow_artifact_root}/replay")
-    )
+    experiment_id = model_registry.experiment_id(name, f"{settings.mlflow_artifact_root}/replay")
     metrics = {
         metric_name(policy, measure): float(value)
         for policy, values in summary["policies"].items()
