@@ -52,7 +52,12 @@ def test_a_bad_value_is_rejected_naming_the_variable(monkeypatch, name, value, m
 
 def test_every_variable_the_code_reads_is_documented_in_env_example():
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (REPO_ROOT / ".env.example").read_text(), re.M))
-    sources = [*(REPO_ROOT / "include" / "driftloop").glob("*.py"), REPO_ROOT / "scripts" / "airflow-env.sh"]
+    sources = [
+        *(REPO_ROOT / "include" / "driftloop").rglob("*.py"),
+        *(REPO_ROOT / "plugins").rglob("*.py"),
+        *(REPO_ROOT / "dags").glob("*.py"),
+        *(REPO_ROOT / "scripts").iterdir(),
+    ]
     read = set()
     for source in sources:
         read |= set(re.findall(r"\b(DRIFTLOOP_[A-Z0-9_]*[A-Z0-9]|AIRFLOW__[A-Z0-9_]*[A-Z0-9])\b", source.read_text()))
