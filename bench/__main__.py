@@ -1,8 +1,9 @@
 """``python -m bench``: prepare the data at each scale, measure every stage, print the table, write the JSON.
 
-Scales come from ``SCALE`` (feature rows over the dataset's 16 days, default 1,600,000: 100k entities scored a day)
-or ``SCALES`` (comma-separated, for growth exponents; ``SCALES=1600000,16000000`` for 100k and 1M entities a day);
-repetitions from ``BENCH_REPEAT`` (default 3);
+Scales come from ``SCALES`` (comma-separated feature rows over the dataset's 16 days, default ``1600000,16000000``:
+100k and 1M entities scored a day, growth exponents between the smallest and largest) or ``SCALE`` (one scale);
+repetitions from ``BENCH_REPEAT`` (default 3 at up to 2M feature rows, 1 above: a repetition at 1M entities a day
+takes minutes per stage);
 stages from ``BENCH_STAGES`` (comma-separated, default all); data is kept under ``BENCH_DATA`` (default ``data/bench``).
 Training at scale uses ``BENCH_TRAIN_ROWS`` (default 1M and 10M label rows), ``BENCH_TRAIN_ROUNDS`` (default 100) and
 ``BENCH_TRAIN_REPEAT`` (default 1). ``BENCH_QUICK=1`` sets small defaults for whatever of these is unset (100,000
@@ -32,9 +33,21 @@ QUICK = {
 """The defaults of ``BENCH_QUICK=1``."""
 
 
+DEFAULT_SCALES = "1600000,16000000"
+"""100k and 1M entities scored a day."""
+LARGE_SCALE = 2_000_000
+"""Above this many feature rows a stage is measured once unless ``BENCH_REPEAT`` says otherwise."""
+
+
 def _scales() -> list[int]:
-    raw = os.environ.get("SCALES") or os.environ.get("SCALE") or "1600000"
+    raw = os.environ.get("SCALES") or os.environ.get("SCALE") or DEFAULT_SCALES
     return sorted(int(float(s)) for s in raw.split(",") if s.strip())
+
+
+def repetitions(scale: int) -> int:
+    """``BENCH_REPEAT``, else 3 up to :data:`LARGE_SCALE` feature rows and 1 above."""
+    raw = os.environ.get("BENCH_REPEAT")
+    return int(raw) if raw else (3 if scale <= LARGE_SCALE else 1)
 
 
 def growth(per_scale: dict[int, list[harness.StageResult]]) -> dict:
@@ -80,7 +93,6 @@ def main() -> int:
             if not (key == "SCALE" and os.environ.get("SCALES")):
                 os.environ.setdefault(key, value)
     scales = _scales()
-    repeat = int(os.environ.get("BENCH_REPEAT") or 3)
     selected = [s.strip() for s in (os.environ.get("BENCH_STAGES") or "").split(",") if s.strip()] or None
     base = Path(os.environ.get("BENCH_DATA") or REPO_ROOT / "data" / "bench").resolve()
     per_scale, feature_rows = {}, {}
@@ -91,7 +103,7 @@ def main() -> int:
         if scale != scales[-1]:
             # Stages that do not depend on the dataset's scale run once, at the largest scale.
             chosen = [s for s in chosen if s not in stages.SCALE_FREE] or chosen
-        per_scale[scale] = stages.run_all(data, repeat, chosen)
+        per_scale[scale] = stages.run_all(data, repetitions(scale), chosen)
         feature_rows[scale] = data.feature_rows()
         print(harness.table(per_scale[scale], scale, feature_rows[scale]), flush=True)
     primary = scales[-1]
@@ -108,7 +120,7 @@ def main() -> int:
         "created_at": now.isoformat(timespec="seconds"),
         "commit": commit,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "repetitions": repeat,
+        "repetitions": {str(s): repetitions(s) for s in scales},
         "stages_selected": selected or "all",
         "stages": {r.stage: r.to_json() for r in per_scale[primary]},
         "by_scale": {str(s): {r.stage: r.to_json() for r in results} for s, results in per_scale.items()},

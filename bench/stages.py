@@ -49,10 +49,6 @@ def _feature_columns() -> list[str]:
     return list(declared_feature_schema(_settings()))
 
 
-def _offline(data: Dataset) -> pd.DataFrame:
-    return pd.read_parquet(_settings().offline_store_dir)
-
-
 # --- DAG parse ------------------------------------------------------------------------------------------------------
 _PARSE = """
 import sys, time, runpy
@@ -140,19 +136,33 @@ def _bulk_write(frame: pd.DataFrame, columns: list[str], path: Path) -> int:
         "CREATE TABLE bench_features (entity_key BLOB, feature_name TEXT, value BLOB, event_ts TIMESTAMP, "
         "created_ts TIMESTAMP, PRIMARY KEY (entity_key, feature_name))"
     )
-    keys = frame["customer_id"].astype("int64").to_numpy()
+    keys = [k.tobytes() for k in frame["customer_id"].astype("int64").to_numpy()]
     stamps = frame["event_timestamp"].astype(str).to_numpy()
-    rows = []
-    for column in columns:
-        values = frame[column].astype(str).to_numpy()
-        rows.extend(zip((k.tobytes() for k in keys), [column] * len(keys), values, stamps, stamps, strict=True))
     with connection:
-        connection.executemany("INSERT OR REPLACE INTO bench_features VALUES (?, ?, ?, ?, ?)", rows)
+        for column in columns:
+            # One column at a time: the rows of a million entities never sit in memory at once.
+            values = frame[column].astype(str).to_numpy()
+            rows = zip(keys, [column] * len(keys), values, stamps, stamps, strict=True)
+            connection.executemany("INSERT OR REPLACE INTO bench_features VALUES (?, ?, ?, ?, ?)", rows)
     connection.close()
     return len(keys)
 
 
-def materialization(data: Dataset, repeat: int) -> StageResult:
+def _materialized_rows(day, settings) -> pd.DataFrame:
+    """The offline rows that materializing ``day`` reads: its own and its overlap days'."""
+    first = day - timedelta(days=settings.materialize_overlap_days)
+    days = [first + timedelta(days=i) for i in range((day - first).days + 1)]
+    paths = [p for p in (_partition(d, settings) for d in days) if p.exists()]
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def _partition(day, settings) -> Path:
+    from driftloop.features.partitions import feature_partition_path
+
+    return feature_partition_path(day, settings)
+
+
+def materialization(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """Entities per second into the online store (the newest day) ÷ a plain bulk write of the same rows into the same
     SQLite file; peak memory of both."""
     from driftloop.features.feature_store import materialize_days
@@ -160,9 +170,8 @@ def materialization(data: Dataset, repeat: int) -> StageResult:
     settings = _settings()
     day = data.days[-1]
     ours = measure(lambda: materialize_days([day], settings), repeat)
-    offline = _offline(data)
-    first = day - timedelta(days=settings.materialize_overlap_days)
-    rows = offline[offline["event_timestamp"].dt.date >= first]
+    prepared["materialization"] = ours
+    rows = _materialized_rows(day, settings)
     columns = _feature_columns()
     floor = measure(lambda: _bulk_write(rows, columns, settings.feast_online_path), repeat)
     entities = len(rows)
@@ -235,9 +244,7 @@ def materialization_redis(data: Dataset, repeat: int) -> list[StageResult]:
         apply_feature_repo(settings)
         day = data.days[-1]
         ours = measure(lambda: materialize_days([day], settings), repeat)
-        offline = _offline(data)
-        first = day - timedelta(days=settings.materialize_overlap_days)
-        rows = offline[offline["event_timestamp"].dt.date >= first]
+        rows = _materialized_rows(day, settings)
         floor = measure(lambda: _redis_bulk_write(client, rows, _feature_columns(), b"bench-floor:"), repeat)
     finally:
         for key, value in saved.items():
@@ -431,25 +438,49 @@ def scipy_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: list[st
     return out
 
 
+def _scored_window(day, settings) -> pd.DataFrame:
+    """The floor's read of a day's window: each scored day's features joined with its predictions."""
+    from driftloop.monitoring.monitor import window_days
+    from driftloop.storage import lake
+
+    frames = []
+    for scored in window_days(day, settings):
+        name = f"{lake.partition_name(scored)}.parquet"
+        if (settings.predictions_dir / name).exists():
+            predictions = pd.read_parquet(settings.predictions_dir / name, columns=["customer_id", "prediction"])
+            features = pd.read_parquet(settings.scored_features_dir / name)
+            frames.append(features.merge(predictions, on="customer_id"))
+    return pd.concat(frames, ignore_index=True)
+
+
 def drift(data: Dataset, repeat: int, prepared: dict) -> StageResult:
-    """driftloop's monitoring of a scored day (distances and verdict, summary or Evidently report, MLflow, record) ÷
-    scipy KS/PSI on the same columns; and whether its verdicts equal those of the Evidently report on the same
-    sampled rows and those of an unsampled run."""
-    from driftloop.monitoring.monitor import day_inputs, drift_report, drift_scores, monitor_day, scored_day
+    """driftloop's monitoring of a scored day (its inputs read, distances and verdict, summary or Evidently report,
+    MLflow, record: what ``retrain_on_drift`` waits for) ÷ a script that reads the same scored days and training
+    snapshot, predicts the snapshot with the booster and runs scipy KS/PSI on the same columns; and whether its
+    verdicts equal those of the Evidently report on the same sampled rows and those of an unsampled run. The
+    dashboard's snapshots, built after the verdict (``update_dashboard``), are measured beside it."""
+    from driftloop.model.training import build_model_matrix
+    from driftloop.monitoring.monitor import dashboard_day, day_inputs, drift_report, drift_scores, monitor_day
     from driftloop.settings import load_settings
 
     settings = _settings()
     day = data.days[-1]
     ours = measure(lambda: monitor_day(day, settings), repeat)
+    prepared["dashboard"] = measure(lambda: dashboard_day(day, settings), 1)
     inputs = day_inputs(day, settings)
-    current = scored_day(day, settings)
-    from driftloop.model.model_registry import client
-    from driftloop.monitoring.monitor import reference_frame
-
-    version = client(settings.mlflow_tracking_uri).get_model_version(settings.model.name, inputs.version_number)
-    reference = reference_frame(version, settings)
     columns = inputs.columns
-    floor = measure(lambda: scipy_drift(reference, current, columns), repeat)
+    model = prepared["model"]
+    snapshot = Path(inputs.version.tags["snapshot_path"])
+
+    def floor_job():
+        current = _scored_window(day, settings)
+        reference = pd.read_parquet(snapshot)
+        reference["prediction"] = model.booster.inplace_predict(
+            build_model_matrix(reference, model.feature_columns), iteration_range=(0, model.best_iteration + 1)
+        )
+        return scipy_drift(reference, current, [*columns, "prediction"]), len(current) + len(reference)
+
+    floor = measure(floor_job, repeat)
     sampled = ours.result.drift
     _, evidently = drift_report(inputs.reference, inputs.current, columns, settings, inputs.thresholds)
     os.environ["DRIFTLOOP_DRIFT_SAMPLE_ROWS"] = str(10**12)
@@ -468,8 +499,9 @@ def drift(data: Dataset, repeat: int, prepared: dict) -> StageResult:
         ours,
         floor,
         TARGETS["drift"],
-        rows=len(current) + len(reference),
+        rows=floor.result[1],
         notes={
+            "dashboard_beside_s": round(prepared["dashboard"].median_s, 3),
             "sample_rows": settings.monitoring.sample_rows,
             "evidently_report": ours.result.verdict == "drift" or settings.monitoring.reports == "always",
             "evidently_verdict_agreement": round(agreement(evidently), 3),
@@ -508,13 +540,14 @@ def drift_verdicts(data: Dataset, repeat: int) -> StageResult:
 def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     """A day's critical path through driftloop (validate, features, score, monitor: what the next stage waits for)
     ÷ a plain pandas + XGBoost script (read the batch and the accepted history, compute the same features, predict,
-    KS/PSI); materialization, which runs beside scoring, is measured with it for the day's total CPU seconds."""
+    KS/PSI); materialization, which runs beside scoring, and the dashboard's snapshots, which run after the verdict,
+    are measured with it (or taken from their stages) for the day's total CPU seconds."""
     from bench.dataset import churn_module
     from driftloop.features.feature_store import materialize_days
     from driftloop.features.partitions import build_features_for_day
     from driftloop.ingest.validation import validate_batch
     from driftloop.model.training import build_model_matrix
-    from driftloop.monitoring.monitor import monitor_day
+    from driftloop.monitoring.monitor import dashboard_day, monitor_day
     from driftloop.serving.scoring import score_day
     from driftloop.storage import lake, raw_zone
 
@@ -529,7 +562,8 @@ def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
         return scored
 
     ours = measure(ours_job, repeat)
-    beside = measure(lambda: materialize_days([day], settings), repeat)
+    beside = prepared.get("materialization") or measure(lambda: materialize_days([day], settings), 1)
+    dashboard = prepared.get("dashboard") or measure(lambda: dashboard_day(day, settings), 1)
     model = prepared["model"]
     reference = pd.read_parquet(prepared["split"][0].path)
     columns = [c for c in model.feature_columns]
@@ -560,7 +594,8 @@ def daily_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
         notes={
             "critical_path_s": round(ours.median_s, 3),
             "materialization_beside_s": round(beside.median_s, 3),
-            "total_cpu_s": round(ours.median_cpu_s + beside.median_cpu_s, 3),
+            "dashboard_beside_s": round(dashboard.median_s, 3),
+            "total_cpu_s": round(ours.median_cpu_s + beside.median_cpu_s + dashboard.median_cpu_s, 3),
         },
     )
 
@@ -717,7 +752,7 @@ def run_all(data: Dataset, repeat: int, selected: list[str] | None = None) -> li
     runners = {
         "dag_parse": lambda r: dag_parse(data, r),
         "training_set": lambda r: training_set(data, r),
-        "materialization": lambda r: materialization(data, r),
+        "materialization": lambda r: materialization(data, r, prepared),
         "materialization_redis": lambda r: materialization_redis(data, r),
         "training": lambda r: training(data, r, prepared),
         "registration": lambda r: registration(data, r, prepared),

@@ -18,6 +18,11 @@ HTML/JSON for a drift day or with `DRIFTLOOP_DRIFT_REPORTS=always`, else a summa
 `driftloop drift-report --day` renders Evidently's for any day) go to `DRIFTLOOP_REPORTS_URI`, the numbers to the
 MLflow experiment `<model>-monitoring`, and the verdict to a **drift record** (`DRIFTLOOP_DRIFT_DB_URL`), one per
 day and version, which `retrain_on_drift` consumes. Rerunning a day rewrites its reports and updates its record.
+
+**update_dashboard** (while `DRIFTLOOP_DASHBOARD_ENABLED`) then adds each day's drift snapshot and, once labels
+matured, its quality snapshot to the monitoring dashboard (Evidently UI), on the same sampled rows and thresholds as
+the verdict. It runs after the verdicts are recorded and nothing waits for it, so a slow or failed dashboard never
+holds back retraining.
 """
 
 from __future__ import annotations
@@ -86,7 +91,18 @@ def monitor():
         }
         return results
 
-    monitor_days(days_to_monitor())
+    @task
+    def update_dashboard(days: list[str]) -> list[str]:
+        """The days' snapshots on the monitoring dashboard (after their verdicts; nothing waits for it)."""
+        from driftloop.dates import parse_day
+        from driftloop.monitoring.monitor import dashboard_day
+
+        return [dashboard_day(parse_day(day), settings) for day in days]
+
+    days = days_to_monitor()
+    monitored = monitor_days(days)
+    if settings.links.dashboard_enabled:
+        monitored >> update_dashboard(days)
 
 
 monitor()

@@ -89,13 +89,14 @@ def train(client, settings) -> str:
 
 def monitor(settings) -> dict[str, str]:
     """Score and monitor a clean day and a drift day in-process; returns day -> verdict."""
-    from driftloop.monitoring.monitor import monitor_day
+    from driftloop.monitoring.monitor import dashboard_day, monitor_day
     from driftloop.serving.scoring import score_day
 
     verdicts = {}
     for day in (CLEAN_DAY, DRIFT_DAY):
         score_day(day, settings)
         result = monitor_day(day, settings)
+        dashboard_day(day, settings)
         verdicts[day.isoformat()] = result.verdict
         print(result.summary(), flush=True)
     if verdicts[DRIFT_DAY.isoformat()] != "drift":

@@ -61,10 +61,10 @@ def test_monitoring_a_day_again_logs_into_the_same_mlflow_run(settings, tmp_path
     registry.create_registered_model(settings.model.name)
     registry.create_model_version(settings.model.name, source=str(tmp_path))
 
-    _log_to_mlflow(_monitor_result(0.1), settings, {}, "")
-    _log_to_mlflow(_monitor_result(0.5), settings, {}, "")
+    _log_to_mlflow(_monitor_result(0.1), settings, {})
+    _log_to_mlflow(_monitor_result(0.5), settings, {})
     other_day = _monitor_result(0.2)
-    _log_to_mlflow(type(other_day)(**{**vars(other_day), "day": DAY + timedelta(days=1)}), settings, {}, "")
+    _log_to_mlflow(type(other_day)(**{**vars(other_day), "day": DAY + timedelta(days=1)}), settings, {})
 
     experiment = mlflow.get_experiment_by_name(f"{settings.model.name}-monitoring")
     runs = mlflow.search_runs([experiment.experiment_id], output_format="list", order_by=["tags.interval ASC"])

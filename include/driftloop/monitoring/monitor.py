@@ -29,14 +29,14 @@ age (``metrics.production``); and the shadow of a challenger in canary (``metric
 The verdict is computed from the distances alone (``drift_thresholds.distances``, equal to Evidently's
 ``ValueDrift`` numbers for the default methods; other methods go through Evidently), without building a report. The
 Evidently report and snapshot, whose plotly figures cost more than the statistics, are built for a day that drifted,
-for every day while the monitoring dashboard is on (it shows the snapshots), for every day with
-``DRIFTLOOP_DRIFT_REPORTS=always``, and on demand (``render_drift_report``, ``driftloop drift-report --day``); any
-other day gets a summary page and the JSON of its result.
+for every day with ``DRIFTLOOP_DRIFT_REPORTS=always``, and on demand (``render_drift_report``, ``driftloop
+drift-report --day``); any other day gets a summary page and the JSON of its result. The monitoring dashboard's
+snapshots are built off the critical path by :func:`dashboard_day` (the ``monitor`` DAG's ``update_dashboard`` task,
+which nothing waits for), on the same sampled rows and thresholds as the verdict.
 
 The HTML reports (opening with a header: day, model version, reference, current days, verdict) and JSON snapshots
 go to the reports store (a folder or S3), the numbers and the HTML reports to an MLflow run against the version (its
-artifacts ``drift/report.html``, ``quality/report.html``), the snapshots to the monitoring dashboard's Evidently
-workspace (``driftloop.monitoring.dashboard``), and the verdict to a drift record
+artifacts ``drift/report.html``, ``quality/report.html``), and the verdict to a drift record
 (``driftloop.monitoring.drift_records``), all written idempotently per day and version.
 """
 
@@ -603,9 +603,10 @@ def save_summary_report(drift: DriftResult, uri: str, name: str, title: str) -> 
     return str(target.with_suffix(".html"))
 
 
-def _log_to_mlflow(result: MonitorResult, settings: Settings, reports: dict[str, Path], dashboard_url: str) -> None:
+def _log_to_mlflow(result: MonitorResult, settings: Settings, reports: dict[str, Path]) -> None:
     """Log the day's metrics and its reports (``reports``: artifact folder -> local HTML) to the day's monitoring run
-    (one per day and version), and link the version to its reports, its monitoring runs and the dashboard."""
+    (one per day and version), and link the version to its reports and its monitoring runs (the dashboard's link is
+    :func:`dashboard_day`'s)."""
     import mlflow
 
     registry = model_registry.client(settings.mlflow_tracking_uri)
@@ -665,8 +666,6 @@ def _log_to_mlflow(result: MonitorResult, settings: Settings, reports: dict[str,
         "last_drift_report": run_url,
         "drift_reports": f"{ui}/#/experiments/{experiment_id}?searchFilter={version_filter}",
     }
-    if dashboard_url:
-        links["monitoring_dashboard"] = dashboard_url
     for key, value in links.items():
         registry.set_model_version_tag(settings.model.name, result.model_version, key, value)
 
@@ -742,10 +741,35 @@ def render_drift_report(day: date, settings: Settings | None = None) -> str:
     return save_report(snapshot, f"{settings.monitoring.reports_uri}/drift", name)
 
 
+def dashboard_day(day: date, settings: Settings | None = None) -> str:
+    """Add a monitored day's drift snapshot and, once labels matured, its quality snapshot to the monitoring
+    dashboard, on the same sampled rows and thresholds as its verdict (replacing the day's earlier snapshots); link
+    the version to the dashboard and return the project's address. Off the critical path: the drift record and
+    verdict are :func:`monitor_day`'s, and nothing waits for this."""
+    settings = settings or get_settings()
+    inputs = day_inputs(day, settings)
+    labels = dashboard.run_labels(day, inputs.version_number, "drift")
+    snapshot, _ = drift_report(inputs.reference, inputs.current, inputs.columns, settings, inputs.thresholds, labels)
+    quality = matured_quality(day, settings, dashboard.run_labels(day, inputs.version_number, "quality"))
+    _, evidently_name = QUALITY_METRICS[settings.task_type]
+    folder, name = settings.links.dashboard_workspace, settings.model.name
+    description = f"{active_spec(settings).title}: drift and quality per day and model version (driftloop)"
+    dashboard.add_day(folder, name, snapshot, "drift", evidently_name, description)
+    if quality is not None:
+        dashboard.add_day(folder, name, quality[0], "quality", evidently_name)
+    url = dashboard.project_url(settings.links.dashboard_url, folder, name)
+    model_registry.client(settings.mlflow_tracking_uri).set_model_version_tag(
+        name, inputs.version_number, "monitoring_dashboard", url
+    )
+    log.info("dashboard: %s v%s on %s added to %s", name, inputs.version_number, day, url)
+    return url
+
+
 def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     """Monitor one scored day: drift and prediction drift against the version's training snapshot, quality of the
-    predictions whose labels matured; save the reports (Evidently's for a drift day, while the dashboard is on, or with
-    ``DRIFTLOOP_DRIFT_REPORTS=always``; a summary otherwise), log to MLflow and upsert the drift record."""
+    predictions whose labels matured; save the reports (Evidently's for a drift day or with
+    ``DRIFTLOOP_DRIFT_REPORTS=always``; a summary otherwise), log to MLflow and upsert the drift record. The
+    dashboard's snapshots are :func:`dashboard_day`'s."""
     settings = settings or get_settings()
     config = settings.monitoring
     inputs = day_inputs(day, settings)
@@ -760,7 +784,7 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
     drift = drift_scores(reference, current, columns, settings, thresholds)
     name = _report_name(day, version_number, settings)
     snapshot = None
-    if drift.drifted or config.reports == "always" or settings.links.dashboard_enabled:
+    if drift.drifted or config.reports == "always":
         labels = dashboard.run_labels(day, version_number, "drift")
         snapshot, drift = drift_report(reference, current, columns, settings, thresholds, labels)
     quality = matured_quality(day, settings, dashboard.run_labels(day, version_number, "quality"))
@@ -809,16 +833,6 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
             )
             quality_info["report_uri"] = store_report(quality_rendered, f"{config.reports_uri}/quality", name)
             reports["quality"] = quality_rendered[0]
-        dashboard_url = ""
-        if settings.links.dashboard_enabled:
-            _, evidently_name = QUALITY_METRICS[settings.task_type]
-            folder = settings.links.dashboard_workspace
-            description = f"{active_spec(settings).title}: drift and quality per day and model version (driftloop)"
-            if snapshot is not None:
-                dashboard.add_day(folder, settings.model.name, snapshot, "drift", evidently_name, description)
-            if quality_snapshot is not None:
-                dashboard.add_day(folder, settings.model.name, quality_snapshot, "quality", evidently_name)
-            dashboard_url = dashboard.project_url(settings.links.dashboard_url, folder, settings.model.name)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -881,7 +895,7 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
         production=production,
     )
     try:
-        _log_to_mlflow(result, settings, reports, dashboard_url)
+        _log_to_mlflow(result, settings, reports)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     log.info("%s", result.summary())
