@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench import training_scale
-from bench.__main__ import growth, training_growth
+from bench import report, training_scale
+from bench.__main__ import growth, repetitions, training_growth
 from bench.harness import Measurement, StageResult, measure, table
 
 
@@ -37,6 +37,25 @@ def test_growth_exponent_is_the_log_slope_of_ours_between_the_extreme_scales():
     per_scale = {10: [_stage(1.0, 1.0, target=1.0)], 1000: [_stage(100.0, 10.0, target=1.0)]}
     entry = growth(per_scale)["stage"]
     assert entry["exponent"] == pytest.approx(1.0) and entry["ratios"] == [1.0, 10.0]
+
+
+def test_the_readme_table_has_a_row_per_stage_and_scale_and_the_exponent_on_the_largest_scale():
+    small, large = _stage(1.0, 1.0, target=1.0), _stage(100.0, 10.0, target=1.0)
+    payload = {
+        "scale": 1000,
+        "by_scale": {"10": {"stage": small.to_json()}, "1000": {"stage": large.to_json()}},
+        "growth": growth({10: [small], 1000: [large]}),
+    }
+    lines = report.markdown(payload).splitlines()
+    assert len(lines) == 4 and lines[2].startswith("| stage | 10 |") and lines[3].startswith("| stage | 1,000 |")
+    assert lines[2].endswith("| - |") and lines[3].endswith("| 1.000 |") and "| NO |" in lines[3]
+
+
+def test_large_scales_are_measured_once_unless_bench_repeat_says_otherwise(monkeypatch):
+    monkeypatch.delenv("BENCH_REPEAT", raising=False)
+    assert (repetitions(1_600_000), repetitions(16_000_000)) == (3, 1)
+    monkeypatch.setenv("BENCH_REPEAT", "2")
+    assert repetitions(16_000_000) == 2
 
 
 def test_measure_records_cpu_seconds_and_the_json_carries_them():
