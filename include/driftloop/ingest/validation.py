@@ -784,6 +784,7 @@ def read_raw_table(path: Path, columns: list[str] | tuple[str, ...] = ()) -> pd.
     column twice (``column_unique``), has rows whose field count differs from the header's (``row_field_count``,
     every such line counted) or does not end with a line break (``file_complete``: it was cut). Row ``i`` of the
     frame is on line ``i + 2`` unless ``attrs["csv_lines"]`` lists the lines (blank lines, quoted line breaks).
+    A plain file (``_plain_body``) is read by pyarrow, with the same result.
     """
     text = _decoded(Path(path).read_bytes())
     if not text.strip():
