@@ -67,6 +67,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
+import pyarrow.csv
 from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 
@@ -127,6 +130,13 @@ OTHER_DELIMITERS = (";", "\t", "|")
 NAN_TEXT = {"nan", "nat"}  # lower-cased, without sign: text pandas would read as a missing number or time
 # A time of day followed by a UTC offset (Z, +05:00, -0300, +05) at the end of an ISO-8601 timestamp.
 UTC_OFFSET = re.compile(r"\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+# What Python's str.strip() removes from an ASCII string, and UTC_OFFSET for ASCII text in RE2 syntax (pyarrow):
+# RE2's \d and \s are ASCII but its \s lacks \v and \x1c-\x1f, so both are spelled out; the stripped text ends
+# without a line break, where Python's $ and RE2's $ agree.
+ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+ASCII_UTC_OFFSET = (
+    r"[0-9]{2}(?::?[0-9]{2}){0,2}(?:[.,][0-9]+)?[ \t\n\x0b\x0c\r\x1c-\x1f]*(?:[zZ]|[+-][0-9]{2}(?::?[0-9]{2})?)$"
+)
 TEXT_PREVIEW = 120  # characters of a malformed line copied into a report
 RAW_MARKERS = (raw_zone.COMPLETE_MARKER, raw_zone.ACCEPTED_MANIFEST)  # files of a raw partition that are not tables
 
@@ -419,6 +429,41 @@ def _failures_from_cases(
     return sorted(failures, key=_order)
 
 
+def _python_text_masks(values: pd.Series, offsets: bool) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """``_text_masks`` by Python's string methods, for any column (non-ASCII text, values that are not strings)."""
+    text = values.dropna().astype(str).str.strip()
+    is_nan = text.str.lower().str.lstrip("+-").isin(NAN_TEXT).to_numpy(dtype=bool)
+    has_offset = text.str.contains(UTC_OFFSET).to_numpy(dtype=bool) if offsets else np.zeros(len(text), bool)
+    return text, is_nan, has_offset
+
+
+def _text_masks(values: pd.Series, offsets: bool) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """The present values of ``values`` as stripped strings (with their row labels), which of them are textual NaN
+    (``NaN``, ``+nan``, ``-NaT``... in any case) and, when ``offsets``, which end with a UTC offset (else all False).
+
+    A column of ASCII strings (every delivered number or timestamp) is handled by pyarrow; any other (a non-ASCII
+    or non-string value) by Python's string methods. Both give the same masks: on ASCII text ``str.strip()``
+    removes exactly ``ASCII_SPACE`` and ``ASCII_UTC_OFFSET`` matches where ``UTC_OFFSET`` does.
+    """
+    try:
+        array = pyarrow.array(values.to_numpy(dtype=object), type=pyarrow.string(), from_pandas=True)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):
+        return _python_text_masks(values, offsets)
+    if pc.all(pc.string_is_ascii(array)).as_py() is False:
+        return _python_text_masks(values, offsets)
+    present = array.is_valid()
+    stripped = pc.utf8_trim(array.filter(present), characters=ASCII_SPACE)
+    unsigned = pc.utf8_ltrim(pc.ascii_lower(stripped), characters="+-")
+    is_nan = pc.is_in(unsigned, value_set=pyarrow.array(sorted(NAN_TEXT))).to_numpy(zero_copy_only=False)
+    has_offset = (
+        pc.match_substring_regex(stripped, ASCII_UTC_OFFSET).to_numpy(zero_copy_only=False)
+        if offsets
+        else np.zeros(len(stripped), bool)
+    )
+    rows = values.index[present.to_numpy(zero_copy_only=False)]
+    return pd.Series(stripped.to_numpy(zero_copy_only=False), index=rows, dtype=object), is_nan, has_offset
+
+
 def _text_checks(
     spec: TableSpec, raw: pd.DataFrame, settings: Settings, file_name: str
 ) -> tuple[pd.DataFrame, list[CheckFailure], frozenset]:
@@ -442,8 +487,7 @@ def _text_checks(
     for name, column in spec.columns.items():
         if name not in raw.columns or column.dtype == "str":
             continue
-        text = raw[name].dropna().astype(str).str.strip()
-        is_nan = text.str.lower().str.lstrip("+-").isin(NAN_TEXT)
+        text, is_nan, has_offset = _text_masks(raw[name], column.dtype == "datetime")
         nan_rows = [int(row) for row in text.index[is_nan]]
         if nan_rows and rules.textual_nan == "reject":
             fail(
@@ -463,10 +507,10 @@ def _text_checks(
             )
         if column.dtype != "datetime":
             continue
-        text = text[~is_nan]
-        stamps = text[pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce").notna()]
-        aware = stamps.str.contains(UTC_OFFSET)
-        naive_rows, aware_count = [int(row) for row in stamps.index[~aware]], int(aware.sum())
+        text, has_offset = text[~is_nan], has_offset[~is_nan]
+        parses = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce").notna().to_numpy()
+        aware = has_offset[parses]
+        naive_rows, aware_count = [int(row) for row in text.index[parses][~aware]], int(aware.sum())
         mixed = f"; the file mixes them with {aware_count} timestamps that carry one" if aware_count else ""
         if naive_rows and rules.naive_timestamps == "reject":
             fail(
@@ -706,6 +750,31 @@ def _delimiter_hint(header: list[str], header_line: str, columns: list[str]) -> 
     return None
 
 
+def _plain_body(text: str, header: list[str]) -> pd.DataFrame | None:
+    """The rows after the header, read by pyarrow, when the file is plain enough that this is what the ``csv``
+    reader gives: no quote, carriage return or NUL anywhere, no blank line, a final line break and every row the
+    header's width (pyarrow refuses any other). None otherwise: the careful reader then reads the file and names
+    the lines of whatever is wrong with it."""
+    if not header or any(char in text for char in '"\r\x00') or "\n\n" in text or not text.endswith("\n"):
+        return None
+    body = text.split("\n", 1)[1]
+    if not body:
+        return None
+    try:
+        table = pyarrow.csv.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pyarrow.csv.ReadOptions(column_names=header),
+            parse_options=pyarrow.csv.ParseOptions(delimiter=DELIMITER, quote_char=False, escape_char=False),
+            convert_options=pyarrow.csv.ConvertOptions(
+                column_types=dict.fromkeys(header, pyarrow.string()), null_values=[""], strings_can_be_null=True
+            ),
+        )
+    except pyarrow.ArrowInvalid:
+        return None
+    columns = {name: table.column(i).to_numpy(zero_copy_only=False) for i, name in enumerate(header)}
+    return pd.DataFrame(columns, columns=header, dtype=object)
+
+
 def read_raw_table(path: Path, columns: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """A delivered CSV with every value a string and empty fields as ``None`` (text like ``n/a`` stays text).
 
@@ -715,6 +784,7 @@ def read_raw_table(path: Path, columns: list[str] | tuple[str, ...] = ()) -> pd.
     column twice (``column_unique``), has rows whose field count differs from the header's (``row_field_count``,
     every such line counted) or does not end with a line break (``file_complete``: it was cut). Row ``i`` of the
     frame is on line ``i + 2`` unless ``attrs["csv_lines"]`` lists the lines (blank lines, quoted line breaks).
+    A plain file (``_plain_body``) is read by pyarrow, with the same result.
     """
     text = _decoded(Path(path).read_bytes())
     if not text.strip():
@@ -730,6 +800,9 @@ def read_raw_table(path: Path, columns: list[str] | tuple[str, ...] = ()) -> pd.
         if repeated:
             detail = f"named more than once in the header: {', '.join(repeated)}"
             raise RawFileError([("column_unique", detail, None, [{"line": 1}])])
+        fast = _plain_body(text, header)
+        if fast is not None:
+            return fast
         end = reader.line_num
         for fields in reader:
             start, end = end + 1, reader.line_num

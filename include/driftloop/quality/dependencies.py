@@ -27,9 +27,26 @@ SAMPLE_VALUES = 1000
 """Values per column that decide its kind: enough to tell numbers, timestamps and text apart, cheap on any batch."""
 
 
+FIRST_CHUNK = 4 * SAMPLE_VALUES
+"""Values read in the first chunk while looking for the sample (each further chunk is twice the one before)."""
+
+
+def _sample_values(values: pd.Series) -> pd.Series:
+    """The first ``SAMPLE_VALUES`` present, non-blank values of ``values`` as strings, in order: read in growing
+    chunks, so a long column is not stripped whole for a sample found in its first rows."""
+    found: list[pd.Series] = []
+    wanted, start, size = SAMPLE_VALUES, 0, FIRST_CHUNK
+    while wanted > 0 and start < len(values):
+        chunk = values.iloc[start : start + size].dropna()
+        chunk = chunk[chunk.astype(str).str.strip() != ""].head(wanted)
+        found.append(chunk)
+        wanted -= len(chunk)
+        start, size = start + size, 2 * size
+    return pd.concat(found).astype(str) if found else values.iloc[:0].astype(str)
+
+
 def _kind(values: pd.Series) -> str:
-    present = values.dropna()
-    present = present[present.astype(str).str.strip() != ""].head(SAMPLE_VALUES).astype(str)
+    present = _sample_values(values)
     if present.empty:
         return "empty"
     numbers = pd.to_numeric(present, errors="coerce")
