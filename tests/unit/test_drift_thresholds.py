@@ -15,6 +15,7 @@ from scipy import stats
 from scipy.spatial import distance
 
 from driftloop.dates import as_of_timestamp
+from driftloop.monitoring.drift_thresholds import wasserstein_1d
 from driftloop.monitoring.monitor import (
     MonitoringError,
     day_thresholds,
@@ -66,6 +67,25 @@ def test_distances_equal_evidently_s_value_drift_numbers(settings):
     assert ours.keys() == evidently.keys()
     for column, value in evidently.items():
         assert ours[column] == pytest.approx(value, rel=1e-12, abs=1e-14), column
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng, n: rng.normal(size=n),
+        lambda rng, n: rng.poisson(3, size=n).astype(float),
+        lambda rng, n: np.round(rng.exponential(2, size=n), 1),
+        # Few distinct values in the rows that are probed first, a continuous tail after them.
+        lambda rng, n: np.concatenate([np.zeros(5000), rng.normal(size=n)]),
+        lambda rng, n: np.full(n, 7.0),
+    ],
+)
+def test_the_wasserstein_distance_equals_scipy_s_on_continuous_and_discrete_columns(make):
+    rng = np.random.default_rng(3)
+    for n, m in [(1, 1), (17, 2000), (6000, 900), (20000, 20000)]:
+        u, v = make(rng, n), make(rng, m)
+        v = v + rng.choice([0.0, 0.5], size=len(v))
+        assert wasserstein_1d(u, v) == pytest.approx(stats.wasserstein_distance(u, v), rel=1e-12, abs=1e-12)
 
 
 def test_the_bootstrap_counts_give_the_distances_computed_draw_by_draw():
@@ -230,3 +250,24 @@ def test_the_reference_leaves_out_rows_whose_feature_windows_were_incomplete(set
     dates = set(pd.to_datetime(kept["event_timestamp"]).dt.date)
     across = {quarantined + timedelta(days=i) for i in range(settings.feature_window_days)}
     assert not dates & across and dates == {d for d in days if d >= complete} - across
+
+
+def test_the_reference_predictions_are_cached_per_version_and_rows(monkeypatch, tmp_path):
+    from driftloop.monitoring import monitor
+
+    calls = []
+
+    def predict(uri, name, version, frame, inputs):
+        calls.append(version)
+        return frame["x"].to_numpy() * (2.0 if version == "1" else 3.0)
+
+    monkeypatch.setattr(monitor.model_registry, "predict_with_version", predict)
+    settings = SimpleNamespace(data_root=tmp_path, mlflow_tracking_uri="-", model=SimpleNamespace(name="churn"))
+    rows = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    first = monitor._reference_predictions(rows, ["x"], "1", "abc", settings)
+    again = monitor._reference_predictions(rows, ["x"], "1", "abc", settings)
+    assert list(first) == list(again) == [2.0, 4.0, 6.0] and calls == ["1"]
+    # Another version, or other rows (another sample, other complete days), is scored anew.
+    assert list(monitor._reference_predictions(rows, ["x"], "2", "abc", settings)) == [3.0, 6.0, 9.0]
+    assert list(monitor._reference_predictions(rows.iloc[:2], ["x"], "1", "abc", settings)) == [2.0, 4.0]
+    assert calls == ["1", "2", "1"]

@@ -54,6 +54,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 
 from driftloop.dates import as_of_timestamp
@@ -700,6 +701,26 @@ class DayInputs:
     first_complete: date | None
 
 
+def _reference_predictions(
+    reference: pd.DataFrame, inputs: list[str], version_number: str, digest: str, settings: Settings
+) -> np.ndarray:
+    """The version's predictions on the sampled reference rows, cached beside the thresholds under the version, the
+    snapshot's hash and a hash of the rows themselves (so another sample or another set of complete days is scored
+    anew); loading the version from the registry is the costly part of a day's check and the answer never changes."""
+    rows = hashlib.sha256(pd.util.hash_pandas_object(reference[inputs], index=False).to_numpy().tobytes()).hexdigest()
+    path = settings.data_root / "drift_thresholds" / f"{digest}-v{version_number}-{rows[:24]}.predictions.npy"
+    if path.exists():
+        cached = np.load(path)
+        if len(cached) == len(reference):
+            return cached
+    predictions = model_registry.predict_with_version(
+        settings.mlflow_tracking_uri, settings.model.name, version_number, reference, inputs
+    )
+    with lake.replace_file(path) as scratch, open(scratch, "wb") as handle:
+        np.save(handle, np.asarray(predictions))
+    return predictions
+
+
 def day_inputs(day: date, settings: Settings) -> DayInputs:
     """The sampled, scored inputs of ``day``'s drift check (the same rows on every call: sampling is seeded)."""
     config = settings.monitoring
@@ -713,13 +734,9 @@ def day_inputs(day: date, settings: Settings) -> DayInputs:
     current = sample(current, config.sample_rows, settings.model.seed)
     spec = active_spec(settings)
     inputs = spec.model_inputs([c for c in reference.columns if c not in spec.not_features])
-    reference = reference.assign(
-        prediction=model_registry.predict_with_version(
-            settings.mlflow_tracking_uri, settings.model.name, version_number, reference, inputs
-        )
-    )
-    first_complete = complete_from(settings)
     digest = version.tags["snapshot_sha256"]
+    reference = reference.assign(prediction=_reference_predictions(reference, inputs, version_number, digest, settings))
+    first_complete = complete_from(settings)
     cache_key = {"snapshot_sha256": digest, "model_version": version_number, "complete_from": str(first_complete)}
     cache = (settings.data_root / "drift_thresholds" / f"{digest}.json", cache_key)
     thresholds = day_thresholds(reference, len(current), columns, settings, cache)
@@ -858,7 +875,7 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
             "window": {
                 "start": window_days(day, settings)[0].isoformat(),
                 "end": day.isoformat(),
-                "days": sorted({d.isoformat() for d in current["score_date"]}),
+                "days": sorted(d.isoformat() for d in current["score_date"].unique()),
             },
             "min_rows": config.drift_min_rows,
             "quality": {k: v for k, v in quality_info.items() if k != "metrics"},
