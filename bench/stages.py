@@ -283,7 +283,8 @@ def _split(data: Dataset):
 
 
 def training(data: Dataset, repeat: int, prepared: dict) -> StageResult:
-    """driftloop's train step ÷ a bare ``xgboost.train`` with the same parameters, rounds and data."""
+    """driftloop's train step ÷ a bare ``xgboost.train`` with the same parameters, rounds and data (each side builds
+    its model matrices from the split's frames)."""
     import xgboost as xgb
 
     from driftloop.model.training import build_model_matrix, train_model
@@ -293,11 +294,14 @@ def training(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     columns = _feature_columns()
     ours = measure(lambda: train_model(split, "classification", columns, None, settings.model.seed, "cpu"), repeat)
     model = ours.result
-    x_train, x_valid = build_model_matrix(split.train, columns), build_model_matrix(split.validation, columns)
-    params = {**model.params, "device": "cpu"}
+    params = {k: v for k, v in model.params.items() if k not in ("num_boost_round", "early_stopping_rounds")} | {
+        "device": "cpu"
+    }
     rounds = model.best_iteration + 1
 
     def floor_job():
+        # Both sides turn the split's frames into matrices (categoricals typed) inside the timing.
+        x_train, x_valid = build_model_matrix(split.train, columns), build_model_matrix(split.validation, columns)
         train = xgb.DMatrix(x_train, label=split.train["churned"], enable_categorical=True)
         valid = xgb.DMatrix(x_valid, label=split.validation["churned"], enable_categorical=True)
         return xgb.train(
@@ -626,7 +630,9 @@ def training_cycle(data: Dataset, repeat: int, prepared: dict) -> StageResult:
         return _log_and_register(model, split.test, evaluation, baseline, training, {"run_id": "bench-cycle"})
 
     ours = measure(ours_job, repeat)
-    params = {**prepared["model"].params, "device": "cpu"}
+    params = {
+        k: v for k, v in prepared["model"].params.items() if k not in ("num_boost_round", "early_stopping_rounds")
+    } | {"device": "cpu"}
 
     def floor_job():
         offline = pd.read_parquet(settings.offline_store_dir)

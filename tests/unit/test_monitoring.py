@@ -15,9 +15,11 @@ from driftloop.monitoring.monitor import (
     feature_columns,
     quality_dropped,
     quality_report,
+    render_summary,
+    report_header,
     sample,
     save_report,
-    save_summary_report,
+    store_report,
 )
 from driftloop.settings import get_settings
 
@@ -144,9 +146,13 @@ def test_another_method_is_scored_by_evidently(settings, monkeypatch):
 
 def test_the_summary_report_lists_each_distance_against_its_threshold(settings, tmp_path):
     result = drift_scores(_frame(2_000, 1), _frame(2_000, 2, charge_factor=1.25), COLUMNS, settings)
-    location = save_summary_report(result, str(tmp_path / "reports"), "dt=2026-05-01/churn_v1", "churn v1 <day>")
+    (tmp_path / "scratch").mkdir()
+    header = report_header("Drift summary", {"Day": "2026-05-01", "Verdict": "drift"})
+    rendered = render_summary(result, tmp_path / "scratch", "churn v1 <day>", header)
+    location = store_report(rendered, str(tmp_path / "reports"), "dt=2026-05-01/churn_v1")
     page = (tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.html").read_text()
     assert location.endswith("churn_v1.html") and page.lower().count("<html") == 1 and "churn v1 &lt;day&gt;" in page
+    assert page.index("driftloop-header") < page.index("<table><tr><th>column") and "<td>2026-05-01</td>" in page
     assert "<td>monthly_charge</td>" in page and "drift-report --day" in page
     stored = json.loads((tmp_path / "reports" / "dt=2026-05-01" / "churn_v1.json").read_text())
     assert stored["drifted_columns"] == result.drifted_columns and stored["columns"] == result.columns

@@ -568,18 +568,18 @@ def drift_result_json(drift: DriftResult) -> dict:
     }
 
 
-def save_summary_report(drift: DriftResult, uri: str, name: str, title: str) -> str:
-    """Write ``name``.html (a table of each column's distance against its threshold, and how to render the full
-    Evidently report) and ``name``.json (the result) under ``uri``, like :func:`save_report`; returns the HTML's
-    location."""
+def render_summary(drift: DriftResult, folder: Path, title: str, header: str = "") -> tuple[Path, Path]:
+    """Write ``report.html`` (opening with ``header``: a table of each column's distance against its threshold, and
+    how to render the full Evidently report) and ``report.json`` (the result) of a day without Evidently's report into
+    ``folder``, like :func:`render_report`."""
     rows = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{v:.4f}</td><td>{drift.thresholds.columns[c]:.4f}</td>"
         f"<td>{'yes' if c in drift.drifted_columns else 'no'}</td></tr>"
         for c, v in drift.columns.items()
     )
     page = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{'drift' if drift.drifted else 'no drift'}: drift share "
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>{header}"
+        f"<h2>{html.escape(title)}</h2><p>{'drift' if drift.drifted else 'no drift'}: drift share "
         f"{drift.drift_share:.2f}, prediction drift {drift.prediction_drift:.4f} (threshold "
         f"{drift.thresholds.prediction:.4f}), {drift.current_rows} current and {drift.reference_rows} reference rows"
         f"{'; ' + html.escape('; '.join(drift.reasons)) if drift.reasons else ''}.</p>"
@@ -587,21 +587,10 @@ def save_summary_report(drift: DriftResult, uri: str, name: str, title: str) -> 
         f"{rows}</table><p>The Evidently report with its distribution plots: <code>driftloop drift-report --day "
         "YYYY-MM-DD</code> (or <code>DRIFTLOOP_DRIFT_REPORTS=always</code>).</p></body></html>"
     )
-    files = {".html": page, ".json": json.dumps(drift_result_json(drift), indent=1, default=str)}
-    if uri.startswith("s3://"):
-        import boto3
-
-        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-        s3 = boto3.client("s3")
-        for suffix, text in files.items():
-            key = "/".join(p for p in (prefix, f"{name}{suffix}") if p)
-            s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
-        return f"s3://{bucket}/{'/'.join(p for p in (prefix, name) if p)}.html"
-    target = Path(uri) / name
-    for suffix, text in files.items():
-        with lake.replace_file(target.with_suffix(suffix)) as scratch:
-            Path(scratch).write_text(text)
-    return str(target.with_suffix(".html"))
+    page_path, result_path = folder / "report.html", folder / "report.json"
+    page_path.write_text(page)
+    result_path.write_text(json.dumps(drift_result_json(drift), indent=1, default=str))
+    return page_path, result_path
 
 
 def _log_to_mlflow(result: MonitorResult, settings: Settings, reports: dict[str, Path]) -> None:
@@ -839,8 +828,9 @@ def monitor_day(day: date, settings: Settings | None = None) -> MonitorResult:
             reports = {"drift": rendered[0]}
         else:
             title = f"{settings.model.name} v{version_number} drift on {day.isoformat()}"
-            report_uri = save_summary_report(drift, f"{config.reports_uri}/drift", name, title)
-            reports = {"drift": Path(report_uri)} if "://" not in report_uri else {}
+            rendered = render_summary(drift, scratch / "drift", title, report_header("Drift summary", facts))
+            report_uri = store_report(rendered, f"{config.reports_uri}/drift", name)
+            reports = {"drift": rendered[0]}
         if quality_snapshot is not None:
             (scratch / "quality").mkdir()
             matured = f"predictions of {quality_info['interval']}, {quality_info['rows']} labels"
