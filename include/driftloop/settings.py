@@ -223,6 +223,7 @@ class Settings:
     mlflow_http_max_retries: int = 3
     mlflow_http_backoff_factor: int = 1
     mlflow_http_timeout_s: int = 60
+    materialize_batch_rows: int = 20_000
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
@@ -338,6 +339,9 @@ def load_settings() -> Settings:
     task_type = _env("DRIFTLOOP_TASK_TYPE", spec["task_type"])
     if task_type not in TASK_TYPES:
         raise ValueError(f"setting DRIFTLOOP_TASK_TYPE={task_type!r} must be one of {', '.join(TASK_TYPES)}")
+    materialize_batch_rows = _env_int("DRIFTLOOP_MATERIALIZE_BATCH_ROWS", 20_000)
+    if materialize_batch_rows < 1:
+        raise ValueError(f"setting DRIFTLOOP_MATERIALIZE_BATCH_ROWS={materialize_batch_rows} must be at least 1")
     feast_dir = data_root / "feast"
     tracking_uri = _env("DRIFTLOOP_MLFLOW_TRACKING_URI", f"sqlite:///{data_root / 'mlflow.db'}")
     # With a tracking server, artifacts go through its proxy (`mlflow server --serve-artifacts`) to its store.
@@ -367,6 +371,7 @@ def load_settings() -> Settings:
         mlflow_http_max_retries=_env_int("DRIFTLOOP_MLFLOW_HTTP_MAX_RETRIES", 3),
         mlflow_http_backoff_factor=_env_int("DRIFTLOOP_MLFLOW_HTTP_BACKOFF_FACTOR", 1),
         mlflow_http_timeout_s=_env_int("DRIFTLOOP_MLFLOW_HTTP_TIMEOUT_S", 60),
+        materialize_batch_rows=materialize_batch_rows,
         model=ModelSettings(
             name=_env("DRIFTLOOP_MODEL_NAME", spec["model_name"]),
             training_window_days=_env_int("DRIFTLOOP_TRAINING_WINDOW_DAYS", int(spec["training_window_days"])),

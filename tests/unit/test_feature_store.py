@@ -3,6 +3,9 @@ and again), and the offline store's folder of daily files serves point-in-time l
 
 from __future__ import annotations
 
+import os
+import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -78,6 +81,11 @@ def settings(tmp_path_factory):
     get_settings.cache_clear()
 
 
+REDIS_URL = os.environ.get("DRIFTLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+"""A Redis the Redis online store test writes to (its keys are deleted afterwards); the test is skipped without it."""
+ALL_CUSTOMERS = list(range(1, N_CUSTOMERS + 1))
+
+
 def _newest_offline_rows(settings, customer_ids) -> pd.DataFrame:
     offline = pd.concat(pd.read_parquet(p) for p in sorted(settings.offline_store_dir.glob("dt=*.parquet")))
     newest = offline.sort_values("event_timestamp").groupby("customer_id").last()
@@ -146,3 +154,74 @@ def test_point_in_time_lookups_read_the_folder_of_daily_files_within_the_ttl(set
     assert joined["tenure_days"].tolist() == [first_tenure, first_tenure + 1, first_tenure + 3]
     # Feast's file offline store drops a lookup that finds no row within the ttl instead of returning it empty.
     assert lookups["event_timestamp"].iloc[3] not in set(joined["event_timestamp"])
+
+
+@pytest.fixture
+def empty_online_store(settings, tmp_path):
+    """The fixture's data root with an empty SQLite online store and a registry of their own (applying the repo with
+    another online path in the same registry would drop the fixture's online tables), and batches smaller than the
+    number of customers (7 rows: eight batches for the 50 customers of the newest day)."""
+    fresh = replace(
+        settings,
+        feast_online_path=tmp_path / "online.db",
+        feast_registry=str(tmp_path / "registry.db"),
+        materialize_batch_rows=7,
+    )
+    apply_feature_repo(fresh)
+    assert online_features(ALL_CUSTOMERS, fresh).drop(columns="customer_id").isna().all(axis=None)
+    return fresh
+
+
+def test_batches_smaller_than_the_entities_put_every_newest_row_online(empty_online_store):
+    materialize_days(DAYS, empty_online_store)
+    online = online_features(ALL_CUSTOMERS, empty_online_store).set_index("customer_id")
+    expected = _newest_offline_rows(empty_online_store, ALL_CUSTOMERS)
+    pd.testing.assert_frame_equal(online, expected[online.columns], check_dtype=False)
+
+
+def test_an_older_days_run_after_a_newer_days_run_keeps_the_newest_values_online(empty_online_store):
+    materialize_days([DAYS[-1]], empty_online_store)
+    newest = online_features(ALL_CUSTOMERS, empty_online_store)
+    # the churned customer, absent from the last day, has the row of the overlap day before it
+    assert newest.set_index("customer_id").loc[CHURNED, "tenure_days"] == (
+        (DAYS[-2] - date(2025, 1, 1)).days - 3 * CHURNED
+    )
+    materialize_days([DAYS[0]], empty_online_store)
+    pd.testing.assert_frame_equal(online_features(ALL_CUSTOMERS, empty_online_store), newest)
+    expected = _newest_offline_rows(empty_online_store, ALL_CUSTOMERS)
+    pd.testing.assert_frame_equal(newest.set_index("customer_id"), expected[newest.columns[1:]], check_dtype=False)
+
+
+def test_the_materialized_interval_is_recorded_in_the_registry(settings):
+    result = materialize_days([DAYS[2]], settings)
+    intervals = feature_store(settings).get_feature_view(FEATURE_VIEW).materialization_intervals
+    assert intervals[-1] == (result.start, result.end)
+    assert result.start == pd.Timestamp("2026-03-02T00:00:00Z")
+
+
+def test_the_redis_online_store_gets_the_same_values_as_sqlite(settings, tmp_path):
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    project = f"driftloop_test_{uuid.uuid4().hex[:8]}"
+    on_redis = replace(
+        settings,
+        feast_online_store=REDIS_URL,
+        feast_project=project,
+        feast_registry=str(tmp_path / "registry.db"),
+        materialize_batch_rows=7,
+    )
+    try:
+        apply_feature_repo(on_redis)
+        materialize_days(DAYS, on_redis)
+        pd.testing.assert_frame_equal(
+            online_features(ALL_CUSTOMERS, on_redis), online_features(ALL_CUSTOMERS, settings)
+        )
+    finally:
+        keys = list(client.scan_iter(match=f"*{project}".encode(), count=1000))
+        if keys:
+            client.delete(*keys)
+    assert len(keys) == N_CUSTOMERS

@@ -42,6 +42,7 @@ def test_s3_landing_and_overrides_are_read_from_the_environment(monkeypatch, tmp
         ("DRIFTLOOP_TASK_TYPE", "ranking", "DRIFTLOOP_TASK_TYPE='ranking' must be one of"),
         ("DRIFTLOOP_LABEL_HORIZON_DAYS", "thirty", "DRIFTLOOP_LABEL_HORIZON_DAYS='thirty' is not an integer"),
         ("DRIFTLOOP_CATCHUP", "maybe", "DRIFTLOOP_CATCHUP='maybe' is not a boolean"),
+        ("DRIFTLOOP_MATERIALIZE_BATCH_ROWS", "0", "DRIFTLOOP_MATERIALIZE_BATCH_ROWS=0 must be at least 1"),
     ],
 )
 def test_a_bad_value_is_rejected_naming_the_variable(monkeypatch, name, value, message):

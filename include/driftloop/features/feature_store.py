@@ -13,12 +13,14 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
 from feast import FeatureStore, RepoConfig
 from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
@@ -29,6 +31,7 @@ from driftloop.logs import quiet_third_parties
 from driftloop.settings import Settings, get_settings, is_database_url
 from driftloop.storage import lake
 from driftloop.usecase.active import active_spec
+from driftloop.usecase.spec import ENTITY_TIMESTAMP
 
 quiet_third_parties()
 log = logging.getLogger(__name__)
@@ -107,11 +110,16 @@ def _make_folders(settings: Settings) -> None:
         os.makedirs(os.path.dirname(settings.feast_registry), exist_ok=True)
 
 
-def feature_store(settings: Settings | None = None) -> FeatureStore:
-    """A FeatureStore on ``feature_repo/`` configured from driftloop's settings."""
+def feature_store(settings: Settings | None = None, single_writer: bool = False) -> FeatureStore:
+    """A FeatureStore on ``feature_repo/`` configured from driftloop's settings. ``single_writer``: the caller is the
+    only writer and writes only each entity's newest row (``materialize_days``), so Redis writes skip Feast's read
+    of the stored timestamps (``skip_dedup``)."""
     settings = settings or get_settings()
     _make_folders(settings)
-    config = RepoConfig(**repo_config_values(settings))
+    values = repo_config_values(settings)
+    if single_writer and values["online_store"]["type"] == "redis":
+        values["online_store"]["skip_dedup"] = True
+    config = RepoConfig(**values)
     config.repo_path = settings.feature_repo
     with _feast_environment(settings):
         return FeatureStore(repo_path=str(settings.feature_repo), config=config)
@@ -191,6 +199,43 @@ def declared_feature_schema(settings: Settings | None = None) -> dict[str, str]:
     return {f.name: str(f.dtype) for f in views[spec.feast.feature_view].features}
 
 
+def _interval_days(settings: Settings, first: date, last: date) -> list[date]:
+    """The offline partitions from ``first`` to ``last``, newest first."""
+    return [day for day in reversed(lake.partition_days(settings.offline_store_dir)) if first <= day <= last]
+
+
+def _newest_rows_per_batch(
+    settings: Settings, columns: list[str], key: str, days: list[date], start: datetime, end: datetime
+) -> Iterator[pd.DataFrame]:
+    """Each entity's newest row of the interval, in frames of at most ``materialize_batch_rows`` rows.
+
+    The partitions are read one at a time, newest day first: an entity's row is taken from the newest partition that
+    holds it (its newest event in that partition) and skipped in older ones, so memory holds one day's partition, the
+    keys already written and one batch."""
+    written: pd.Index | None = None
+    for day in days:
+        path = settings.offline_store_dir / f"{lake.partition_name(day)}.parquet"
+        if not path.exists():
+            path = lake.partition_dir(settings.offline_store_dir, day)
+        timestamps = ds.field(ENTITY_TIMESTAMP)
+        table = ds.dataset(path, format="parquet").to_table(
+            columns=columns,
+            filter=(timestamps >= pa.scalar(start, pa.timestamp("us", "UTC")))
+            & (timestamps < pa.scalar(end, pa.timestamp("us", "UTC"))),
+        )
+        frame = table.to_pandas()
+        del table
+        frame = frame.sort_values(ENTITY_TIMESTAMP, ascending=False, kind="stable").drop_duplicates(key)
+        if written is not None:
+            frame = frame[~frame[key].isin(written)]
+        frame = frame.reset_index(drop=True)
+        keys = pd.Index(frame[key])
+        if len(keys):
+            written = keys if written is None else written.append(keys)
+        for offset in range(0, len(frame), settings.materialize_batch_rows):
+            yield frame.iloc[offset : offset + settings.materialize_batch_rows]
+
+
 def materialize_days(days: Sequence[date], settings: Settings | None = None) -> MaterializeResult:
     """Load the feature rows of ``days``, the overlap days before them, and any later day, into the online store.
 
@@ -198,6 +243,16 @@ def materialize_days(days: Sequence[date], settings: Settings | None = None) -> 
     ``max(days)``), so a run that finishes after a run for a later day never puts older values back online: the
     online store keeps, per entity, the newest row of the interval last materialized. Rerunning it writes the same
     values.
+
+    Each entity's newest row of the interval is written once, in batches of ``DRIFTLOOP_MATERIALIZE_BATCH_ROWS``
+    through Feast's online write path (the provider's ``ingest_df``: protobuf values, then ``online_write_batch``),
+    and the interval is recorded in Feast's registry as ``FeatureStore.materialize`` does. On Redis each batch is one
+    pipeline of writes without Feast's read of the stored timestamps (``skip_dedup``); Feast's SQLite write is an
+    unconditional upsert anyway. What keeps older values from coming back is that every row written is its entity's
+    newest in the offline store when it is read, and that one materialization runs at a time: the features DAG runs
+    each task one instance at a time across runs (``max_active_tis_per_dag=1``), so a run whose days were built
+    while another run's materialization was reading writes after it. Two callers running at once outside the DAG
+    are not guarded: the one that read the offline store first may write last.
     """
     if not days:
         raise ValueError("materialize_days needs at least one day")
@@ -206,12 +261,21 @@ def materialize_days(days: Sequence[date], settings: Settings | None = None) -> 
     last = max([*days, *lake.partition_days(settings.offline_store_dir)])
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     end = as_of_timestamp(last) + timedelta(seconds=1)
-    view = feature_view_name(settings)
-    feature_store(settings).materialize(start_date=start, end_date=end, feature_views=[view])
+    store = feature_store(settings, single_writer=True)
+    view = store.get_feature_view(feature_view_name(settings))
+    key = active_spec(settings).entity.join_key
+    columns = [key, ENTITY_TIMESTAMP, *(f.name for f in view.features)]
+    provider = store._get_provider()
+    entities = 0
+    for batch in _newest_rows_per_batch(settings, columns, key, _interval_days(settings, first, last), start, end):
+        provider.ingest_df(view, batch)
+        entities += len(batch)
+    store.registry.apply_materialization(view, store.project, start, end)
     result = MaterializeResult(start=start, end=end, days=sorted(d.isoformat() for d in days))
     log.info(
-        "materialized %s online from %s to %s (days %s, %d overlap days before, every later day built)",
-        view,
+        "materialized %d entities of %s online from %s to %s (days %s, %d overlap days before, every later day built)",
+        entities,
+        view.name,
         first,
         last,
         ", ".join(result.days),
