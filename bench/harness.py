@@ -60,9 +60,17 @@ class _PeakSampler(threading.Thread):
         return (self.peak - self.baseline) / 2**20
 
 
-def measure(function: Callable[[], object], repeat: int, setup: Callable[[], None] | None = None) -> Measurement:
-    """Run ``function`` ``repeat`` times (``setup`` before each, untimed); keep the last result."""
+def measure(
+    function: Callable[[], object], repeat: int, setup: Callable[[], None] | None = None, warmup: bool = False
+) -> Measurement:
+    """Run ``function`` ``repeat`` times (``setup`` before each, untimed); keep the last result. ``warmup`` runs it
+    once more first, untimed, so that neither side of a comparison pays for the process's first imports and
+    connections (for stages that take seconds, where those would be most of the time)."""
     seconds, cpu, peaks, result = [], [], [], None
+    if warmup:
+        if setup:
+            setup()
+        function()
     for _ in range(repeat):
         if setup:
             setup()

@@ -379,7 +379,7 @@ def registration(data: Dataset, repeat: int, prepared: dict) -> StageResult:
     def ours_job():
         return _log_and_register(model, split.test, evaluation, evaluation, training_frame, tags)
 
-    ours = measure(ours_job, repeat)
+    ours = measure(ours_job, repeat, warmup=True)
     model_registry.gate_version(
         settings.mlflow_tracking_uri,
         settings.model.name,
@@ -387,7 +387,7 @@ def registration(data: Dataset, repeat: int, prepared: dict) -> StageResult:
         lambda champion: PromotionDecision(True, ["bench"]),
         kind="force_promote",
     )
-    floor = measure(lambda: _log_model_floor(model, f"{settings.model.name}-bench-floor"), repeat)
+    floor = measure(lambda: _log_model_floor(model, f"{settings.model.name}-bench-floor"), repeat, warmup=True)
     return StageResult("registration", ours, floor, TARGETS["registration"], rows=1)
 
 
@@ -400,7 +400,7 @@ def scoring(data: Dataset, repeat: int, prepared: dict) -> StageResult:
 
     settings = _settings()
     day = data.days[-1]
-    ours = measure(lambda: score_day(day, settings), repeat)
+    ours = measure(lambda: score_day(day, settings), repeat, warmup=True)
     model = prepared["model"]
     partition = feature_partition_path(day, settings)
     if not partition.exists():
@@ -411,7 +411,7 @@ def scoring(data: Dataset, repeat: int, prepared: dict) -> StageResult:
         matrix = build_model_matrix(rows, model.feature_columns)
         return model.booster.inplace_predict(matrix, iteration_range=(0, model.best_iteration + 1))
 
-    floor = measure(floor_job, repeat)
+    floor = measure(floor_job, repeat, warmup=True)
     return StageResult(
         "scoring", ours, floor, TARGETS["scoring"], rows=ours.result.rows, notes={"floor_rows": len(floor.result)}
     )
@@ -469,7 +469,7 @@ def drift(data: Dataset, repeat: int, prepared: dict) -> StageResult:
 
     settings = _settings()
     day = data.days[-1]
-    ours = measure(lambda: monitor_day(day, settings), repeat)
+    ours = measure(lambda: monitor_day(day, settings), repeat, warmup=True)
     prepared["dashboard"] = measure(lambda: dashboard_day(day, settings), 1)
     inputs = day_inputs(day, settings)
     columns = inputs.columns
@@ -484,7 +484,7 @@ def drift(data: Dataset, repeat: int, prepared: dict) -> StageResult:
         )
         return scipy_drift(reference, current, [*columns, "prediction"]), len(current) + len(reference)
 
-    floor = measure(floor_job, repeat)
+    floor = measure(floor_job, repeat, warmup=True)
     sampled = ours.result.drift
     _, evidently = drift_report(inputs.reference, inputs.current, columns, settings, inputs.thresholds)
     os.environ["DRIFTLOOP_DRIFT_SAMPLE_ROWS"] = str(10**12)

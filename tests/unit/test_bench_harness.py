@@ -15,6 +15,9 @@ def test_measure_runs_setup_and_function_once_per_repetition_and_keeps_the_last_
     result = measure(lambda: calls.append("run") or len(calls), repeat=3, setup=lambda: calls.append("setup"))
     assert calls == ["setup", "run"] * 3 and result.result == 6 and len(result.seconds) == 3
     assert result.peak_mb >= 0
+    warmed = []
+    assert measure(lambda: warmed.append("run") or len(warmed), repeat=2, warmup=True).seconds.__len__() == 2
+    assert warmed == ["run"] * 3
 
 
 def _stage(ours: float, floor: float, **kwargs) -> StageResult:
