@@ -1,6 +1,7 @@
 """The monitoring dashboard over time: Evidently's UI over a local Evidently workspace that the monitoring step feeds.
 
-Every monitored day adds its drift snapshot (and, once labels matured, its quality snapshot) to the project
+After each verdict, the monitor DAG's ``update_dashboard`` task (``monitor.dashboard_day``) adds the day's drift
+snapshot (and, once labels matured, its quality snapshot) to the project
 ``<model> monitoring`` of the workspace ``DRIFTLOOP_DASHBOARD_WORKSPACE``, stamped with the day and labelled with the
 model version (snapshot metadata ``model_version``, ``day``; tag ``drift`` or ``quality``). The project's dashboard
 plots per day the share of drifted columns, the count of drifted columns, prediction drift, quality on matured
@@ -87,8 +88,9 @@ def panels(quality_metric: str, version: str | None = None) -> list:
     return [
         text_panel(
             title=f"Monitoring over time: {which}",
-            description="One point per monitored day, fed by the monitor DAG; each day's full report is a snapshot "
-            "of this project (Reports) and an artifact of its MLflow monitoring run. One group per model version.",
+            description="One point per monitored day, fed by the monitor DAG after each verdict; each day's full "
+            "report is a snapshot of this project (Reports); its MLflow monitoring run holds the report of a drift "
+            "day and the distance summary of a clean one. One group per model version.",
         ),
         line_plot_panel(
             title="Share of drifted columns",
