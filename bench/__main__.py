@@ -103,7 +103,7 @@ def main() -> int:
         if scale != scales[-1]:
             # Stages that do not depend on the dataset's scale run once, at the largest scale.
             chosen = [s for s in chosen if s not in stages.SCALE_FREE] or chosen
-        per_scale[scale] = stages.run_all(data, repetitions(scale), chosen)
+        per_scale[scale] = stages.run_all(data, repetitions(scale), chosen, repetitions(0))
         feature_rows[scale] = data.feature_rows()
         print(harness.table(per_scale[scale], scale, feature_rows[scale]), flush=True)
     primary = scales[-1]

@@ -4,7 +4,7 @@ floor, side by side in the same run, a few repetitions each.
 A measurement is the median and spread (min..max) of wall-clock seconds over ``repeat`` runs, the median CPU seconds
 of this process (all its threads; the machine is shared, so CPU seconds are steadier than wall-clock ones), and the
 peak resident memory above the level before the run, sampled every 20 ms by a background thread. Stages that run in
-a child process report that process's own peak (``getrusage``) instead.
+a child process report that process's own peak (``VmHWM``, see ``training_scale.peak_rss_mb``) instead.
 """
 
 from __future__ import annotations

@@ -703,7 +703,7 @@ def training_at_scale(data: Dataset, repeat: int) -> list[StageResult]:
             "features": runs["ours"][0]["features"],
             "train_rows": runs["ours"][0]["train_rows"],
             "rounds": runs["ours"][0]["rounds"],
-            "peak_rss_is": "getrusage of the stage's own process (data read, DMatrix, training)",
+            "peak_rss_is": "VmHWM of the stage's own process (data read, DMatrix, training)",
             "floor_peak_rss_mb": max(r["peak_rss_mb"] for r in runs["floor"]),
         }
         if gpu:
@@ -746,9 +746,9 @@ def _with_prerequisites(selected: list[str]) -> list[str]:
     return [s for s in STAGES if s in needed]
 
 
-def run_all(data: Dataset, repeat: int, selected: list[str] | None = None) -> list:
-    """The ``selected`` stages (default: all) in dependency order; a prerequisite that was not selected runs once and
-    is left out of the results."""
+def run_all(data: Dataset, repeat: int, selected: list[str] | None = None, scale_free_repeat: int = 1) -> list:
+    """The ``selected`` stages (default: all) in dependency order, ``repeat`` times each (the scale-free ones at least
+    ``scale_free_repeat`` times); a prerequisite that was not selected runs once and is left out of the results."""
     unknown = sorted(set(selected or []) - set(STAGES))
     if unknown:
         raise ValueError(f"unknown benchmark stages {unknown}; known: {', '.join(STAGES)}")
@@ -771,7 +771,9 @@ def run_all(data: Dataset, repeat: int, selected: list[str] | None = None) -> li
     }
     results = []
     for stage in plan:
-        result = runners[stage](repeat if stage in wanted else 1)
+        # Stages whose data does not depend on the scale keep their repetitions at a large scale.
+        times = max(repeat, scale_free_repeat) if stage in SCALE_FREE else repeat
+        result = runners[stage](times if stage in wanted else 1)
         if stage in wanted:
             results.extend(result if isinstance(result, list) else [result])
     return results

@@ -88,3 +88,15 @@ def test_the_training_stage_at_scale_trains_both_sides_alike_on_the_synthetic_la
         assert run["side"] == side and run["device"] == "cpu" and run["rounds"] == 5
         assert run["rows"] == 3_000 and 0 < run["train_rows"] < 3_000 and run["peak_rss_mb"] > 0
     assert ours["train_rows"] == floor["train_rows"]
+
+
+def test_a_child_s_peak_memory_is_its_own_not_that_of_the_big_process_it_was_forked_from():
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    parent = np.ones(80_000_000)  # 640 MB resident in this process
+    code = "from bench.training_scale import peak_rss_mb; print(peak_rss_mb())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(child.stdout.strip()) < parent.nbytes / 2**20 - 200
