@@ -150,16 +150,12 @@ def _bulk_write(frame: pd.DataFrame, columns: list[str], path: Path) -> int:
 
 def _materialized_rows(day, settings) -> pd.DataFrame:
     """The offline rows that materializing ``day`` reads: its own and its overlap days'."""
-    first = day - timedelta(days=settings.materialize_overlap_days)
-    days = [first + timedelta(days=i) for i in range((day - first).days + 1)]
-    paths = [p for p in (_partition(d, settings) for d in days) if p.exists()]
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
-
-
-def _partition(day, settings) -> Path:
     from driftloop.features.partitions import feature_partition_path
 
-    return feature_partition_path(day, settings)
+    first = day - timedelta(days=settings.materialize_overlap_days)
+    days = [first + timedelta(days=i) for i in range((day - first).days + 1)]
+    paths = [p for p in (feature_partition_path(d, settings) for d in days) if p.exists()]
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
 
 
 def materialization(data: Dataset, repeat: int, prepared: dict) -> StageResult:

@@ -225,3 +225,27 @@ def test_the_redis_online_store_gets_the_same_values_as_sqlite(settings, tmp_pat
         if keys:
             client.delete(*keys)
     assert len(keys) == N_CUSTOMERS
+
+
+def test_a_materialization_killed_after_its_first_batch_is_finished_by_its_retry(empty_online_store, monkeypatch):
+    from feast import FeatureStore
+
+    write = FeatureStore.write_to_online_store
+    calls = []
+
+    def dies_after_one_batch(self, *args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt("killed mid-materialization")
+        calls.append(1)
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(FeatureStore, "write_to_online_store", dies_after_one_batch)
+    with pytest.raises(KeyboardInterrupt):
+        materialize_days(DAYS, empty_online_store)
+    view = feature_store(empty_online_store).get_feature_view(FEATURE_VIEW)
+    assert not view.materialization_intervals, "a killed run must not record its interval"
+    monkeypatch.setattr(FeatureStore, "write_to_online_store", write)
+    materialize_days(DAYS, empty_online_store)
+    online = online_features(ALL_CUSTOMERS, empty_online_store).set_index("customer_id")
+    expected = _newest_offline_rows(empty_online_store, ALL_CUSTOMERS)
+    pd.testing.assert_frame_equal(online, expected[online.columns], check_dtype=False)

@@ -26,6 +26,7 @@ from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
 from driftloop.dates import as_of_timestamp
+from driftloop.features.partitions import feature_partition_path
 from driftloop.features.registry_store import STORE_TYPE
 from driftloop.logs import quiet_third_parties
 from driftloop.settings import Settings, get_settings, is_database_url
@@ -214,9 +215,7 @@ def _newest_rows_per_batch(
     keys already written and one batch."""
     written: pd.Index | None = None
     for day in days:
-        path = settings.offline_store_dir / f"{lake.partition_name(day)}.parquet"
-        if not path.exists():
-            path = lake.partition_dir(settings.offline_store_dir, day)
+        path = feature_partition_path(day, settings)
         timestamps = ds.field(ENTITY_TIMESTAMP)
         table = ds.dataset(path, format="parquet").to_table(
             columns=columns,
@@ -245,7 +244,7 @@ def materialize_days(days: Sequence[date], settings: Settings | None = None) -> 
     values.
 
     Each entity's newest row of the interval is written once, in batches of ``DRIFTLOOP_MATERIALIZE_BATCH_ROWS``
-    through Feast's online write path (the provider's ``ingest_df``: protobuf values, then ``online_write_batch``),
+    through Feast's online write path (``write_to_online_store``: protobuf values, then ``online_write_batch``),
     and the interval is recorded in Feast's registry as ``FeatureStore.materialize`` does. On Redis each batch is one
     pipeline of writes without Feast's read of the stored timestamps (``skip_dedup``); Feast's SQLite write is an
     unconditional upsert anyway. What keeps older values from coming back is that every row written is its entity's
@@ -265,10 +264,9 @@ def materialize_days(days: Sequence[date], settings: Settings | None = None) -> 
     view = store.get_feature_view(feature_view_name(settings))
     key = active_spec(settings).entity.join_key
     columns = [key, ENTITY_TIMESTAMP, *(f.name for f in view.features)]
-    provider = store._get_provider()
     entities = 0
     for batch in _newest_rows_per_batch(settings, columns, key, _interval_days(settings, first, last), start, end):
-        provider.ingest_df(view, batch)
+        store.write_to_online_store(view.name, batch)
         entities += len(batch)
     store.registry.apply_materialization(view, store.project, start, end)
     result = MaterializeResult(start=start, end=end, days=sorted(d.isoformat() for d in days))

@@ -699,9 +699,7 @@ def _reference_predictions(
     rows = hashlib.sha256(pd.util.hash_pandas_object(reference[inputs], index=False).to_numpy().tobytes()).hexdigest()
     path = settings.data_root / "drift_thresholds" / f"{digest}-v{version_number}-{rows[:24]}.predictions.npy"
     if path.exists():
-        cached = np.load(path)
-        if len(cached) == len(reference):
-            return cached
+        return np.load(path)
     predictions = model_registry.predict_with_version(
         settings.mlflow_tracking_uri, settings.model.name, version_number, reference, inputs
     )
